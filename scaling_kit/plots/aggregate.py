@@ -1,0 +1,1 @@
+"""Figures for the aggregate part of the kit."""

@@ -1,0 +1,1 @@
+"""Figures for the engine part of the kit."""

@@ -1,0 +1,1 @@
+"""Figures for the estimators part of the kit."""

@@ -1,0 +1,1 @@
+"""Figures for the individual part of the kit."""

@@ -1,0 +1,1 @@
+"""Figures for the valuation part of the kit."""

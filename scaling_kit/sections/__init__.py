@@ -1,0 +1,1 @@
+"""Report sections of `scaling-kit reproduce`: each module exposes `run(profile, figdir) -> str`."""

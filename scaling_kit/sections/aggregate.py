@@ -1,0 +1,1 @@
+"""Report section for the aggregate part of `scaling-kit reproduce`."""

@@ -1,0 +1,1 @@
+"""Report section for the engine part of `scaling-kit reproduce`."""

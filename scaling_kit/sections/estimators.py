@@ -1,0 +1,1 @@
+"""Report section for the estimators part of `scaling-kit reproduce`."""

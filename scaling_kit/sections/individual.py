@@ -1,0 +1,1 @@
+"""Report section for the individual part of `scaling-kit reproduce`."""

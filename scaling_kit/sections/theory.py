@@ -1,0 +1,1 @@
+"""Report section for the theory part of `scaling-kit reproduce`."""

@@ -1,0 +1,1 @@
+"""Report section for the valuation part of `scaling-kit reproduce`."""
