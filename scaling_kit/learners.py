@@ -134,15 +134,19 @@ class LogisticProblem:
             g = self.gradient(Xa, y, theta)
             H = self.hessian(Xa, theta)
             step = cho_solve(cho_factor(H), g).reshape(self.m, self.d)
+            decrement = float(np.dot(g, step.ravel()))  # Newton decrement lambda^2
             t = 1.0
-            while True:
-                cand = theta - t * step
-                f_new = self.objective(Xa, y, cand)
-                if f_new <= f - 1e-4 * t * np.dot(g, step.ravel()) or t < 1e-10:
-                    break
-                t *= 0.5
-            theta, f = cand, f_new
-            if t * np.max(np.abs(step)) <= tol * (1.0 + np.max(np.abs(theta))):
+            if decrement > 1e-8:  # far from the optimum: backtracking (Armijo) line search
+                while t > 1e-10:
+                    f_new = self.objective(Xa, y, theta - t * step)
+                    if f_new <= f - 1e-4 * t * decrement:
+                        break
+                    t *= 0.5
+            # near the optimum the full step is taken: there the objective's rounding error
+            # (~1e-16 |f|) exceeds the decrease, and a line search would stall spuriously
+            theta = theta - t * step
+            f = self.objective(Xa, y, theta)
+            if t == 1.0 and np.max(np.abs(step)) <= tol * (1.0 + np.max(np.abs(theta))):
                 return theta, {"n_iter": it, "converged": True}
         return theta, {"n_iter": max_iter, "converged": False}
 

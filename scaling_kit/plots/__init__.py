@@ -5,14 +5,9 @@ return the Figure; notebooks and ``scaling-kit reproduce`` save them with
 :func:`scaling_kit.save_figure`.
 """
 
-import matplotlib
-
-if matplotlib.get_backend().lower() in ("", "agg") or not hasattr(matplotlib, "pyplot"):
-    pass
-
-from .aggregate import *  # noqa: F401,F403,E402
-from .engine import *  # noqa: F401,F403,E402
-from .estimators import *  # noqa: F401,F403,E402
-from .individual import *  # noqa: F401,F403,E402
-from .theory import *  # noqa: F401,F403,E402
-from .valuation import *  # noqa: F401,F403,E402
+from .aggregate import *  # noqa: F401,F403
+from .engine import *  # noqa: F401,F403
+from .estimators import *  # noqa: F401,F403
+from .individual import *  # noqa: F401,F403
+from .theory import *  # noqa: F401,F403
+from .valuation import *  # noqa: F401,F403
