@@ -57,6 +57,7 @@ __all__ = [
     "sample_contributions",
     "summarize_contributions",
     "check_problem",
+    "planned_datasets",
 ]
 
 _ENGINE_VERSION = "1"
@@ -189,6 +190,11 @@ def _round_rng(entropy, key):
     return np.random.default_rng(np.random.SeedSequence(entropy, spawn_key=key))
 
 
+def _draw_D(sampler, entropy, key, k, exclude):
+    """The round's dataset D: its own random stream, so planning and computing agree."""
+    return sampler.draw(_round_rng(entropy, key + (1,)), k, exclude=None if exclude < 0 else exclude)
+
+
 def _plan(sampler, points, ks, k_range, n_samples, share, allow_z_in_D, entropy):
     rounds = []
     n_points = points.size
@@ -215,7 +221,7 @@ def _plan(sampler, points, ks, k_range, n_samples, share, allow_z_in_D, entropy)
             r = 0
             while need.max() > 0:
                 key = (1, ki, r)
-                D = sampler.draw(_round_rng(entropy, key), k)
+                D = _draw_D(sampler, entropy, key, k, -1)
                 take = need > 0
                 if not allow_z_in_D:
                     take &= ~np.isin(points, D)
@@ -231,10 +237,9 @@ def _plan(sampler, points, ks, k_range, n_samples, share, allow_z_in_D, entropy)
     r = 0
     while need.max() > 0:
         key = (3, r)
-        rng = _round_rng(entropy, key)
-        k = int(rng.integers(k_lo, k_hi + 1))
-        D = sampler.draw(rng, k)
-        u = rng.random(n_points)
+        k = int(_round_rng(entropy, key + (0,)).integers(k_lo, k_hi + 1))
+        D = _draw_D(sampler, entropy, key, k, -1)
+        u = _round_rng(entropy, key + (2,)).random(n_points)
         take = need > 0
         if not allow_z_in_D:
             accept = p_min[point_class] / p_excl[k - k_lo, point_class]
@@ -275,10 +280,7 @@ def _compute_chunk(chunk, learner, X_pool, y_pool, X_test, y_test, n_classes, me
     deltas = {name: [] for name in metrics}
     theta_prev = {}
     for rnd in chunk:
-        rng = _round_rng(entropy, rnd.seed)
-        if rnd.seed[0] == 3:
-            rng.integers(rnd.k, rnd.k + 1)  # keep the stream aligned with planning
-        D = sampler.draw(rng, rnd.k, exclude=None if rnd.exclude < 0 else rnd.exclude)
+        D = _draw_D(sampler, entropy, rnd.seed, rnd.k, rnd.exclude)
         if exact:
             XaD, yD = Xa_pool[D], y_pool[D]
             theta_D, Hinv = exact_engine.fit_dataset(problem, XaD, yD, theta_prev.get(rnd.k))
@@ -476,6 +478,26 @@ def sample_contributions(learner, X_pool, y_pool, X_test, y_test, points, *, k=N
     df.attrs.update(metrics=list(metrics), n_classes=n_classes, share_datasets=share_datasets,
                     allow_z_in_D=allow_z_in_D)
     return df
+
+
+def planned_datasets(y_pool, points, *, k=None, k_range=None, n_samples=100,
+                     share_datasets=True, allow_z_in_D=False, random_state=0):
+    """The datasets D that :func:`sample_contributions` would draw, in order.
+
+    Returns a list of dicts with keys ``k``, ``D`` (pool indices), ``points`` and ``sample``
+    (the per-point sample index of each point computed on that D). Useful to recompute a
+    contribution independently (tests, benchmarks) or to inspect the sampling.
+    """
+    y_pool = _as_labels("y_pool", y_pool, np.asarray(y_pool).shape[0])
+    sampler = StratifiedSampler(y_pool)
+    points = np.asarray(points, dtype=np.int64)
+    ks, k_range = _check_sizes(sampler, k, k_range, allow_z_in_D)
+    out = []
+    for rnd in _plan(sampler, points, ks, k_range, int(n_samples), share_datasets, allow_z_in_D,
+                     int(random_state)):
+        D = _draw_D(sampler, int(random_state), rnd.seed, rnd.k, rnd.exclude)
+        out.append({"k": rnd.k, "D": D, "points": rnd.points, "sample": rnd.sample_ids})
+    return out
 
 
 def summarize_contributions(df, delta_col="delta"):

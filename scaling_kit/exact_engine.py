@@ -86,7 +86,7 @@ def solve_candidates(problem: LogisticProblem, XaD, yD, theta_D, Hinv, Xz, yz, *
     if M == 0:
         return theta, n_iter, 0
     # V_c = H^{-1} J_c^T (md x m), fixed for the round: J_c = I_m (x) x_c^T.
-    V = np.einsum("pad,Md->Mpa", Hinv.reshape(md, m, d), Xz)
+    V = (Hinv.reshape(md * m, d) @ Xz.T).reshape(md, m, M).transpose(2, 0, 1)
     JV = np.einsum("Madb,Md->Mab", V.reshape(M, m, d, m), Xz)
     eye_m = np.eye(m)
 

@@ -113,13 +113,19 @@ class LogisticProblem:
 
     def hessian(self, Xa, theta):
         """Full Hessian (m*d, m*d) of the objective for one dataset (Xa 2-D, theta (m, d))."""
-        S = self.curvature(Xa, theta)
         n, d, m = Xa.shape[0], self.d, self.m
         if m == 1:
+            S = self.curvature(Xa, theta)
             H = (Xa * S[:, None]).T @ Xa
         else:
-            M = (S[:, :, :, None] * Xa[:, None, None, :]).reshape(n, m * m * d)
-            H = (Xa.T @ M).reshape(d, m, m, d).transpose(1, 0, 2, 3).reshape(m * d, m * d)
+            # sum_i (diag(p_i) - p_i p_i^T) (x) x_i x_i^T = blockdiag_a(X^T diag(p_a) X) - B^T B,
+            # with B = [p_ia x_i]_(i, (a, j)): one large symmetric product instead of K^2 small ones
+            P = self.proba(Xa, theta)
+            B = (P[:, :, None] * Xa[:, None, :]).reshape(n, m * d)
+            H = -(B.T @ B)
+            blocks = np.swapaxes(B.reshape(n, m, d), 0, 1)  # (m, n, d)
+            for a in range(m):
+                H[a * d:(a + 1) * d, a * d:(a + 1) * d] += blocks[a].T @ Xa
         H[np.diag_indices_from(H)] += self.reg
         if m > 1:
             u = self._intercept_vector()
