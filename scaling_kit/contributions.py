@@ -278,33 +278,54 @@ def _compute_chunk(chunk, learner, X_pool, y_pool, X_test, y_test, n_classes, me
         adapter = as_learner(learner)
     cols = {"point": [], "k": [], "sample": []}
     deltas = {name: [] for name in metrics}
-    theta_prev = {}
+    if exact:
+        # rounds of equal k are solved together (fewer, larger array operations)
+        by_k = {}
+        for rnd in chunk:
+            by_k.setdefault(rnd.k, []).append(rnd)
+        batch = max(1, int(2e7 // (problem.size * problem.d * max(rnd.k for rnd in chunk))))
+        for k_value, group in by_k.items():
+            theta_prev = None
+            for start in range(0, len(group), batch):
+                rounds = group[start:start + batch]
+                Ds = np.stack([_draw_D(sampler, entropy, rnd.seed, rnd.k, rnd.exclude)
+                               for rnd in rounds])
+                XaD, yD = Xa_pool[Ds], y_pool[Ds]
+                theta_D, Hinv = exact_engine.fit_datasets(problem, XaD, yD, theta_prev)
+                theta_prev = np.broadcast_to(theta_D[-1], theta_D.shape)
+                M = max(rnd.points.size for rnd in rounds)
+                cand = np.stack([np.resize(rnd.points, M) for rnd in rounds])  # pad by repeating
+                valid = np.arange(M)[None, :] < np.array([rnd.points.size for rnd in rounds])[:, None]
+                theta_z, _, _ = exact_engine.solve_candidates_batch(
+                    problem, XaD, yD, theta_D, Hinv, Xa_pool[cand], y_pool[cand], valid)
+                before = losses_from_logp(exact_engine.test_log_proba(problem, Xa_test, theta_D),
+                                          y_test, metrics)
+                after = losses_from_logp(exact_engine.test_log_proba(problem, Xa_test, theta_z),
+                                         y_test, metrics)
+                for i, rnd in enumerate(rounds):
+                    n_i = rnd.points.size
+                    cols["point"].append(rnd.points)
+                    cols["k"].append(np.full(n_i, rnd.k))
+                    cols["sample"].append(rnd.sample_ids)
+                    for name in metrics:
+                        deltas[name].append(before[name][i] - after[name][i, :n_i])
+        chunk = []  # all rounds done
     for rnd in chunk:
         D = _draw_D(sampler, entropy, rnd.seed, rnd.k, rnd.exclude)
-        if exact:
-            XaD, yD = Xa_pool[D], y_pool[D]
-            theta_D, Hinv = exact_engine.fit_dataset(problem, XaD, yD, theta_prev.get(rnd.k))
-            theta_prev[rnd.k] = theta_D
-            theta_z, _, _ = exact_engine.solve_candidates(
-                problem, XaD, yD, theta_D, Hinv, Xa_pool[rnd.points], y_pool[rnd.points]
-            )
-            before = losses_from_logp(exact_engine.test_log_proba(problem, Xa_test, theta_D), y_test, metrics)
-            after = losses_from_logp(exact_engine.test_log_proba(problem, Xa_test, theta_z), y_test, metrics)
+        seed = int(np.random.SeedSequence(entropy, spawn_key=rnd.seed + (7,)).generate_state(1)[0])
+        XD, yD = X_pool[D], y_pool[D]
+        before = losses_from_proba(
+            _call_fit_predict(adapter, XD, yD, X_test, n_classes, seed), y_test, metrics)
+        XDz = np.concatenate([np.broadcast_to(XD, (rnd.points.size,) + XD.shape),
+                              X_pool[rnd.points][:, None, :]], axis=1)
+        yDz = np.concatenate([np.broadcast_to(yD, (rnd.points.size, yD.size)),
+                              y_pool[rnd.points][:, None]], axis=1)
+        if hasattr(adapter, "fit_predict_proba_batch"):
+            proba = adapter.fit_predict_proba_batch(XDz, yDz, X_test, n_classes, random_state=seed)
         else:
-            seed = int(np.random.SeedSequence(entropy, spawn_key=rnd.seed + (7,)).generate_state(1)[0])
-            XD, yD = X_pool[D], y_pool[D]
-            before = losses_from_proba(
-                _call_fit_predict(adapter, XD, yD, X_test, n_classes, seed), y_test, metrics)
-            XDz = np.concatenate([np.broadcast_to(XD, (rnd.points.size,) + XD.shape),
-                                  X_pool[rnd.points][:, None, :]], axis=1)
-            yDz = np.concatenate([np.broadcast_to(yD, (rnd.points.size, yD.size)),
-                                  y_pool[rnd.points][:, None]], axis=1)
-            if hasattr(adapter, "fit_predict_proba_batch"):
-                proba = adapter.fit_predict_proba_batch(XDz, yDz, X_test, n_classes, random_state=seed)
-            else:
-                proba = np.stack([_call_fit_predict(adapter, XDz[i], yDz[i], X_test, n_classes, seed)
-                                  for i in range(rnd.points.size)])
-            after = losses_from_proba(proba, y_test, metrics)
+            proba = np.stack([_call_fit_predict(adapter, XDz[i], yDz[i], X_test, n_classes, seed)
+                              for i in range(rnd.points.size)])
+        after = losses_from_proba(proba, y_test, metrics)
         cols["point"].append(rnd.points)
         cols["k"].append(np.full(rnd.points.size, rnd.k))
         cols["sample"].append(rnd.sample_ids)

@@ -24,22 +24,33 @@ convex objective), so the answer does not depend on the iteration used to reach 
 from __future__ import annotations
 
 import numpy as np
-from scipy.linalg import cho_factor, cho_solve
 from scipy.special import expit, log_softmax
 
 from .learners import LogisticProblem
 
-__all__ = ["fit_dataset", "solve_candidates", "test_log_proba"]
+__all__ = [
+    "fit_dataset",
+    "fit_datasets",
+    "solve_candidates",
+    "solve_candidates_batch",
+    "test_log_proba",
+]
 
 
 def fit_dataset(problem: LogisticProblem, XaD, yD, theta0=None, tol=1e-13):
-    """Fit D by Newton; return ``(theta_D, H_D^{-1})``."""
-    theta, info = problem.newton(XaD, yD, theta0, tol=tol, max_iter=200)
-    if not info["converged"]:
+    """Fit one D by Newton; return ``(theta_D, H_D^{-1})``."""
+    theta, Hinv = fit_datasets(problem, XaD[None], yD[None],
+                               None if theta0 is None else np.asarray(theta0)[None], tol)
+    return theta[0], Hinv[0]
+
+
+def fit_datasets(problem: LogisticProblem, XaD, yD, theta0=None, tol=1e-13):
+    """Fit R datasets (R, k, d) at once by Newton; return ``(theta (R, m, d), Hinv (R, md, md))``."""
+    theta, _, converged = problem.newton_batch(XaD, yD, theta0, tol=tol, max_iter=200)
+    if not converged.all():
         raise RuntimeError("Newton's method did not converge on a dataset D (ill-conditioned data?).")
-    H = problem.hessian(XaD, theta)
-    Hinv = cho_solve(cho_factor(H), np.eye(H.shape[0]))
-    return theta, 0.5 * (Hinv + Hinv.T)
+    Hinv = np.linalg.inv(problem.hessian(XaD, theta))
+    return theta, 0.5 * (Hinv + np.swapaxes(Hinv, -1, -2))
 
 
 def _residual_and_curvature(problem, Z, y):
@@ -54,88 +65,116 @@ def _residual_and_curvature(problem, Z, y):
 
 
 def _gradients(problem, XaD, yD, theta, Xz, yz):
-    """Gradients of J_{D+z} at theta (M, m, d) for M candidates; also S_z (M, m, m)."""
-    M, m, d = theta.shape
-    k = XaD.shape[0]
-    Z = (XaD @ theta.reshape(M * m, d).T).reshape(k, M, m)
+    """Gradients of J_{D+z} at theta (R, A, m, d) for A candidates per round; also S_z."""
+    R_, A, m, d = theta.shape
+    k = XaD.shape[1]
+    Z = (XaD @ np.swapaxes(theta.reshape(R_, A * m, d), 1, 2)).reshape(R_, k, A, m)
     if m == 1:
-        R = expit(Z) - (yD == 1)[:, None, None]
+        Res = expit(Z) - (yD == 1)[:, :, None, None]
     else:
-        R = np.exp(log_softmax(Z, axis=-1)) - (yD[:, None, None] == np.arange(problem.K))
-    G = (R.reshape(k, M * m).T @ XaD).reshape(M, m, d)
-    Zz = np.einsum("Mmd,Md->Mm", theta, Xz)
+        Res = np.exp(log_softmax(Z, axis=-1)) - (yD[:, :, None, None] == np.arange(problem.K))
+    G = (np.swapaxes(Res.reshape(R_, k, A * m), 1, 2) @ XaD).reshape(R_, A, m, d)
+    Zz = np.einsum("RAmd,RAd->RAm", theta, Xz)
     Rz, Sz = _residual_and_curvature(problem, Zz, yz)
-    G += Rz[:, :, None] * Xz[:, None, :]
+    G += Rz[..., None] * Xz[:, :, None, :]
     G += problem.reg.reshape(m, d) * theta
     if m > 1:
-        G[:, :, -1] += theta[:, :, -1].sum(axis=1)[:, None]
-    return G.reshape(M, m * d), Sz
+        G[..., -1] += theta[..., -1].sum(axis=-1)[..., None]
+    return G.reshape(R_, A, m * d), Sz
 
 
 def solve_candidates(problem: LogisticProblem, XaD, yD, theta_D, Hinv, Xz, yz, *, tol=1e-12,
                      max_iter=60, memory=3):
-    """Exact minimizers of J_{D+z} for M candidates (rows of ``Xz``, augmented; labels ``yz``).
+    """Exact minimizers of J_{D+z} for M candidates of one D (rows of augmented ``Xz``).
 
     Returns ``(theta (M, m, d), n_iter (M,), n_newton_fallback)``.
     """
     M = Xz.shape[0]
+    if M == 0:
+        return np.empty((0, problem.m, problem.d)), np.zeros(0, dtype=np.int64), 0
+    theta, n_iter, n_fb = solve_candidates_batch(
+        problem, XaD[None], yD[None], theta_D[None], Hinv[None], Xz[None], yz[None],
+        np.ones((1, M), dtype=bool), tol=tol, max_iter=max_iter, memory=memory)
+    return theta[0], n_iter[0], n_fb
+
+
+def _take(arr, order):
+    """Gather along axis 1 with per-round orders (R, A')."""
+    idx = order.reshape(order.shape + (1,) * (arr.ndim - 2))
+    return np.take_along_axis(arr, idx, axis=1)
+
+
+def solve_candidates_batch(problem: LogisticProblem, XaD, yD, theta_D, Hinv, Xz, yz, valid, *,
+                           tol=1e-12, max_iter=60, memory=3):
+    """Candidates of R rounds at once: XaD (R, k, d), Xz (R, M, d), ``valid`` (R, M) marks
+    real candidates (the rest is padding). Returns ``(theta (R, M, m, d), n_iter, n_fallback)``.
+
+    Converged candidates leave the active set; each round's active candidates are packed to
+    the front so the arrays shrink as the iteration proceeds.
+    """
+    R_, M = Xz.shape[:2]
     m, d = problem.m, problem.d
     md = m * d
-    theta = np.broadcast_to(theta_D, (M, m, d)).copy()
-    n_iter = np.zeros(M, dtype=np.int64)
-    if M == 0:
-        return theta, n_iter, 0
+    theta = np.broadcast_to(theta_D[:, None], (R_, M, m, d)).copy()
+    n_iter = np.zeros((R_, M), dtype=np.int64)
     # V_c = H^{-1} J_c^T (md x m), fixed for the round: J_c = I_m (x) x_c^T.
-    V = (Hinv.reshape(md * m, d) @ Xz.T).reshape(md, m, M).transpose(2, 0, 1)
-    JV = np.einsum("Madb,Md->Mab", V.reshape(M, m, d, m), Xz)
+    V = (Hinv.reshape(R_, md * m, d) @ np.swapaxes(Xz, 1, 2)).reshape(R_, md, m, M)
+    V = V.transpose(0, 3, 1, 2)  # (R, M, md, m)
+    JV = np.einsum("RMadb,RMd->RMab", V.reshape(R_, M, m, d, m), Xz)
     eye_m = np.eye(m)
 
-    active = np.arange(M)
-    x_hist, f_hist = [], []  # Anderson histories for the active set: lists of (A, md)
-    x = theta.reshape(M, md).copy()
+    slot = np.broadcast_to(np.arange(M), (R_, M)).copy()  # original index of each column
+    live = np.asarray(valid, dtype=bool).copy()
+    x = theta.reshape(R_, M, md).copy()
+    x_hist, f_hist = [], []
+    state = {"V": V, "JV": JV, "Xz": Xz, "yz": yz}
     for it in range(1, max_iter + 1):
-        th = x.reshape(-1, m, d)
-        G, Sz = _gradients(problem, XaD, yD, th, Xz[active], yz[active])
+        G, Sz = _gradients(problem, XaD, yD, x.reshape(R_, -1, m, d), state["Xz"], state["yz"])
         u = G @ Hinv
-        Ju = np.einsum("Amd,Ad->Am", u.reshape(-1, m, d), Xz[active])
-        A_mat = eye_m + Sz @ JV[active]
-        w = np.linalg.solve(A_mat, (Sz @ Ju[..., None]))[..., 0]
-        step = u - np.einsum("Apm,Am->Ap", V[active], w)
+        Ju = np.einsum("RAmd,RAd->RAm", u.reshape(R_, -1, m, d), state["Xz"])
+        w = np.linalg.solve(eye_m + Sz @ state["JV"], (Sz @ Ju[..., None]))[..., 0]
+        step = u - np.einsum("RApm,RAm->RAp", state["V"], w)
         f = -step  # fixed-point residual T(x) - x
         x_new = x + f
         if f_hist:
-            dF = np.stack([f - fh for fh in f_hist[-memory:]], axis=2)  # (A, md, j)
-            dX = np.stack([x - xh for xh in x_hist[-memory:]], axis=2)
-            gram = np.einsum("Apj,Apl->Ajl", dF, dF)
-            scale = np.trace(gram, axis1=1, axis2=2)[:, None, None] * 1e-12 + 1e-300
-            gamma = np.linalg.solve(gram + scale * np.eye(gram.shape[1]),
-                                    np.einsum("Apj,Ap->Aj", dF, f)[..., None])[..., 0]
-            x_aa = x_new - np.einsum("Apj,Aj->Ap", dX + dF, gamma)
-            ok = np.all(np.isfinite(x_aa), axis=1)
-            x_new = np.where(ok[:, None], x_aa, x_new)
-        x_hist.append(x)
-        f_hist.append(f)
-        x_hist, f_hist = x_hist[-memory:], f_hist[-memory:]
-        size = np.max(np.abs(step), axis=1)
-        done = size <= tol * (1.0 + np.max(np.abs(x), axis=1))
-        n_iter[active] = it
+            dF = np.stack([f - fh for fh in f_hist], axis=-1)  # (R, A, md, j)
+            dX = np.stack([x - xh for xh in x_hist], axis=-1)
+            gram = np.swapaxes(dF, -1, -2) @ dF
+            scale = np.trace(gram, axis1=-2, axis2=-1)[..., None, None] * 1e-12 + 1e-300
+            rhs = (np.swapaxes(dF, -1, -2) @ f[..., None])
+            gamma = np.linalg.solve(gram + scale * np.eye(gram.shape[-1]), rhs)
+            x_aa = x_new - ((dX + dF) @ gamma)[..., 0]
+            ok = np.all(np.isfinite(x_aa), axis=-1)
+            x_new = np.where(ok[..., None], x_aa, x_new)
+        x_hist = (x_hist + [x])[-memory:]
+        f_hist = (f_hist + [f])[-memory:]
+        size = np.max(np.abs(step), axis=-1)
+        done = live & (size <= tol * (1.0 + np.max(np.abs(x), axis=-1)))
+        rr, cc = np.nonzero(live)
+        n_iter[rr, slot[rr, cc]] = it
+        rr, cc = np.nonzero(done)
         # a converged candidate keeps its last chord-corrected point (x + f)
-        theta.reshape(M, md)[active[done]] = (x + f)[done]
-        keep = ~done
-        active = active[keep]
-        x = x_new[keep]
-        x_hist = [h[keep] for h in x_hist]
-        f_hist = [h[keep] for h in f_hist]
-        if active.size == 0:
+        theta.reshape(R_, M, md)[rr, slot[rr, cc]] = (x + f)[rr, cc]
+        live &= ~done
+        x = x_new
+        n_live = live.sum(axis=1)
+        if n_live.max() == 0:
             return theta, n_iter, 0
+        if n_live.max() < live.shape[1]:  # pack live candidates to the front, shrink
+            order = np.argsort(~live, axis=1, kind="stable")[:, : n_live.max()]
+            live, slot, x = _take(live, order), _take(slot, order), _take(x, order)
+            x_hist = [_take(h, order) for h in x_hist]
+            f_hist = [_take(h, order) for h in f_hist]
+            state = {key: _take(val, order) for key, val in state.items()}
     # fallback: full Newton for the stubborn few (exactness over speed)
-    for c in active:
-        XaDz = np.vstack([XaD, Xz[c]])
-        yDz = np.append(yD, yz[c])
-        theta[c], info = problem.newton(XaDz, yDz, theta_D, tol=tol, max_iter=200)
+    rr, cc = np.nonzero(live)
+    for r, c in zip(rr, slot[rr, cc]):
+        XaDz = np.vstack([XaD[r], Xz[r, c]])
+        yDz = np.append(yD[r], yz[r, c])
+        theta[r, c], info = problem.newton(XaDz, yDz, theta_D[r], tol=tol, max_iter=200)
         if not info["converged"]:
             raise RuntimeError("Newton fallback did not converge for a candidate point.")
-    return theta, n_iter, int(active.size)
+    return theta, n_iter, int(rr.size)
 
 
 def test_log_proba(problem: LogisticProblem, Xa_test, theta):

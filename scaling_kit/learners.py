@@ -22,7 +22,6 @@ general path (one fit per dataset), used e.g. for the RBF SVM of the paper.
 from __future__ import annotations
 
 import numpy as np
-from scipy.linalg import cho_factor, cho_solve
 from scipy.special import expit, log_softmax
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 
@@ -112,21 +111,22 @@ class LogisticProblem:
         return P[..., :, None] * (np.eye(self.K) - P[..., None, :])
 
     def hessian(self, Xa, theta):
-        """Full Hessian (m*d, m*d) of the objective for one dataset (Xa 2-D, theta (m, d))."""
-        n, d, m = Xa.shape[0], self.d, self.m
+        """Hessian (..., m*d, m*d) of the objective; Xa (..., n, d), theta (..., m, d)."""
+        n, d, m = Xa.shape[-2], self.d, self.m
         if m == 1:
             S = self.curvature(Xa, theta)
-            H = (Xa * S[:, None]).T @ Xa
+            H = np.swapaxes(Xa * S[..., None], -1, -2) @ Xa
         else:
             # sum_i (diag(p_i) - p_i p_i^T) (x) x_i x_i^T = blockdiag_a(X^T diag(p_a) X) - B^T B,
             # with B = [p_ia x_i]_(i, (a, j)): one large symmetric product instead of K^2 small ones
             P = self.proba(Xa, theta)
-            B = (P[:, :, None] * Xa[:, None, :]).reshape(n, m * d)
-            H = -(B.T @ B)
-            blocks = np.swapaxes(B.reshape(n, m, d), 0, 1)  # (m, n, d)
+            B = (P[..., :, :, None] * Xa[..., :, None, :]).reshape(P.shape[:-2] + (n, m * d))
+            H = -(np.swapaxes(B, -1, -2) @ B)
+            Bb = B.reshape(B.shape[:-1] + (m, d))
             for a in range(m):
-                H[a * d:(a + 1) * d, a * d:(a + 1) * d] += blocks[a].T @ Xa
-        H[np.diag_indices_from(H)] += self.reg
+                H[..., a * d:(a + 1) * d, a * d:(a + 1) * d] += np.swapaxes(Bb[..., a, :], -1, -2) @ Xa
+        idx = np.arange(m * d)
+        H[..., idx, idx] += self.reg
         if m > 1:
             u = self._intercept_vector()
             H += np.outer(u, u)
@@ -134,27 +134,55 @@ class LogisticProblem:
 
     def newton(self, Xa, y, theta0=None, *, tol=1e-12, max_iter=100):
         """Minimize the objective for one dataset by damped Newton. Returns (theta, info)."""
-        theta = np.zeros((self.m, self.d)) if theta0 is None else np.array(theta0, dtype=float)
+        theta0 = None if theta0 is None else np.asarray(theta0, dtype=float)[None]
+        theta, n_iter, converged = self.newton_batch(Xa[None], y[None], theta0, tol=tol,
+                                                     max_iter=max_iter)
+        return theta[0], {"n_iter": int(n_iter[0]), "converged": bool(converged[0])}
+
+    def newton_batch(self, Xa, y, theta0=None, *, tol=1e-12, max_iter=100):
+        """Damped Newton on R datasets at once: Xa (R, n, d), y (R, n), theta0 (R, m, d).
+
+        Backtracking (Armijo) line search while the Newton decrement is large; near the
+        optimum the full step is taken (there the objective's rounding error, ~1e-16 |f|,
+        exceeds the decrease and a line search would stall). A dataset stops when its full
+        Newton step is below ``tol`` relative to its parameters. Returns
+        ``(theta (R, m, d), n_iter (R,), converged (R,))``.
+        """
+        R = Xa.shape[0]
+        theta = np.zeros((R, self.m, self.d)) if theta0 is None else np.array(theta0, dtype=float)
+        theta = np.broadcast_to(theta, (R, self.m, self.d)).copy()
+        n_iter = np.zeros(R, dtype=np.int64)
+        converged = np.zeros(R, dtype=bool)
+        active = np.arange(R)
         f = self.objective(Xa, y, theta)
         for it in range(1, max_iter + 1):
-            g = self.gradient(Xa, y, theta)
-            H = self.hessian(Xa, theta)
-            step = cho_solve(cho_factor(H), g).reshape(self.m, self.d)
-            decrement = float(np.dot(g, step.ravel()))  # Newton decrement lambda^2
-            t = 1.0
-            if decrement > 1e-8:  # far from the optimum: backtracking (Armijo) line search
-                while t > 1e-10:
-                    f_new = self.objective(Xa, y, theta - t * step)
-                    if f_new <= f - 1e-4 * t * decrement:
-                        break
-                    t *= 0.5
-            # near the optimum the full step is taken: there the objective's rounding error
-            # (~1e-16 |f|) exceeds the decrease, and a line search would stall spuriously
-            theta = theta - t * step
-            f = self.objective(Xa, y, theta)
-            if t == 1.0 and np.max(np.abs(step)) <= tol * (1.0 + np.max(np.abs(theta))):
-                return theta, {"n_iter": it, "converged": True}
-        return theta, {"n_iter": max_iter, "converged": False}
+            Xa_a, y_a, th = Xa[active], y[active], theta[active]
+            g = self.gradient(Xa_a, y_a, th)
+            H = self.hessian(Xa_a, th)
+            step = np.linalg.solve(H, g[..., None])[..., 0]
+            decrement = np.sum(g * step, axis=-1)
+            step = step.reshape(th.shape)
+            t = np.ones(active.size)
+            search = decrement > 1e-8
+            f_a = f[active]
+            while search.any():
+                f_new = self.objective(Xa_a[search], y_a[search], th[search] - t[search, None, None] * step[search])
+                ok = (f_new <= f_a[search] - 1e-4 * t[search] * decrement[search]) | (t[search] < 1e-10)
+                idx = np.flatnonzero(search)
+                t[idx[~ok]] *= 0.5
+                search[idx[ok]] = False
+            th = th - t[:, None, None] * step
+            theta[active] = th
+            f[active] = self.objective(Xa_a, y_a, th)
+            n_iter[active] = it
+            done = (t == 1.0) & (
+                np.max(np.abs(step), axis=(1, 2)) <= tol * (1.0 + np.max(np.abs(th), axis=(1, 2)))
+            )
+            converged[active[done]] = True
+            active = active[~done]
+            if active.size == 0:
+                break
+        return theta, n_iter, converged
 
 
 def augment(X):
