@@ -283,7 +283,7 @@ def _compute_chunk(chunk, learner, X_pool, y_pool, X_test, y_test, n_classes, me
         by_k = {}
         for rnd in chunk:
             by_k.setdefault(rnd.k, []).append(rnd)
-        batch = max(1, int(2e7 // (problem.size * problem.d * max(rnd.k for rnd in chunk))))
+        batch = max(1, int(2e6 // (problem.size * problem.d * max(rnd.k for rnd in chunk))))
         for k_value, group in by_k.items():
             theta_prev = None
             for start in range(0, len(group), batch):
@@ -292,7 +292,7 @@ def _compute_chunk(chunk, learner, X_pool, y_pool, X_test, y_test, n_classes, me
                                for rnd in rounds])
                 XaD, yD = Xa_pool[Ds], y_pool[Ds]
                 theta_D, Hinv = exact_engine.fit_datasets(problem, XaD, yD, theta_prev)
-                theta_prev = np.broadcast_to(theta_D[-1], theta_D.shape)
+                theta_prev = theta_D[-1]  # warm start for the next batch of this k
                 M = max(rnd.points.size for rnd in rounds)
                 cand = np.stack([np.resize(rnd.points, M) for rnd in rounds])  # pad by repeating
                 valid = np.arange(M)[None, :] < np.array([rnd.points.size for rnd in rounds])[:, None]
