@@ -1,0 +1,238 @@
+"""Tests of scaling_kit.theory against closed forms, direct refits and simulated truths."""
+
+import numpy as np
+import pytest
+from scipy.special import expit
+from scipy.stats import wishart
+
+from scaling_kit.learners import ExactLogisticRegression, augment
+from scaling_kit.theory import (
+    GaussianLinearModel,
+    GaussianLogisticModel,
+    fit_logistic_batch,
+    fit_loglog_slope,
+    ols_coefficient,
+    ols_expected_contribution,
+    ols_marginal_contribution,
+    ols_refit_contribution,
+    simulate_logistic_contributions,
+    simulate_ols_contributions,
+)
+
+COV = np.array([[1.0, 0.3, 0.0], [0.3, 2.0, 0.2], [0.0, 0.2, 0.5]])
+
+
+@pytest.fixture(scope="module")
+def lin():
+    return GaussianLinearModel(cov=COV, noise_std=0.7, coef=[1.0, -2.0, 0.5])
+
+
+# ----------------------------------------------------------------------------- OLS
+def test_point_has_requested_leverage(lin):
+    x = lin.point([0.5, 3.0, 9.0], direction=[1.0, -1.0, 2.0])
+    np.testing.assert_allclose(lin.leverage(x), [0.5, 3.0, 9.0], rtol=1e-12)
+
+
+def test_rank_one_update_matches_direct_refits(lin):
+    rng = np.random.default_rng(0)
+    for k in (5, 12, 40):
+        X, y = lin.sample(k, rng)
+        eps = y - X @ lin.coef
+        xz = rng.standard_normal((4, 3))
+        ez = rng.standard_normal(4) * 2
+        fast = ols_marginal_contribution(X.T @ X, X.T @ eps, xz, ez, lin.cov)
+        slow = [ols_refit_contribution(X, y, xz[j], xz[j] @ lin.coef + ez[j], lin) for j in range(4)]
+        np.testing.assert_allclose(fast, slow, rtol=1e-9, atol=1e-13)
+
+
+def test_exact_expectation_given_design_by_monte_carlo(lin):
+    # fixed design, many noise draws: the mean of the exact contributions must match Theorem A.1
+    rng = np.random.default_rng(1)
+    k, n = 20, 200_000
+    X, _ = lin.sample(k, rng)
+    A = X.T @ X
+    xz = lin.point([1.0, 4.0])
+    ez = np.array([0.0, 1.5])
+    b = lin.noise_std * rng.standard_normal((n, k)) @ X
+    delta = ols_marginal_contribution(np.broadcast_to(A, (n, 3, 3)), b, xz, ez, lin.cov)
+    expect = ols_expected_contribution(A, xz, ez, lin.cov, lin.noise_std)
+    z = (delta.mean(axis=0) - expect) / (delta.std(axis=0) / np.sqrt(n))
+    assert np.all(np.abs(z) < 4), z
+    # and a wrong formula (the asymptotic one, or sigma^2 instead of 2 sigma^2) is rejected
+    wrong = (lin.noise_var - ez**2) * lin.leverage(xz) / k**2
+    z_wrong = (delta.mean(axis=0) - wrong) / (delta.std(axis=0) / np.sqrt(n))
+    assert np.all(np.abs(z_wrong) > 10)
+
+
+def test_simulated_mean_matches_exact_formula_over_designs(lin):
+    xz = lin.point([3.0, 3.0, 8.0])
+    ez = np.array([0.0, 1.4, 0.5])
+    res = simulate_ols_contributions(lin, xz, ez, ks=[30, 300], n_datasets=20_000, random_state=2)
+    se = np.sqrt(res.se**2 + res.exact_se**2)
+    assert np.all(np.abs(res.mean - res.exact) < 4 * se)
+    # the asymptotic c k^-2 is approached: within 10% at k = 300 for the exact expectation
+    np.testing.assert_allclose(res.exact[-1], res.asymptotic[-1], rtol=0.1)
+    # antithetic pairs are unbiased: the same check without them
+    res2 = simulate_ols_contributions(
+        lin, xz, ez, ks=[30], n_datasets=20_000, antithetic=False, random_state=3
+    )
+    assert np.all(np.abs(res2.mean - res2.exact) < 4 * np.sqrt(res2.se**2 + res2.exact_se**2))
+
+
+def test_wishart_shortcut_agrees_with_explicit_design(lin):
+    # the user-design path forms X explicitly; both estimate the same expectation
+    chol = np.linalg.cholesky(lin.cov)
+
+    def design(rng, k):
+        return rng.standard_normal((k, 3)) @ chol.T
+
+    xz, ez = lin.point([2.0]), np.array([0.3])
+    a = simulate_ols_contributions(lin, xz, ez, ks=[25], n_datasets=20_000, random_state=4)
+    b = simulate_ols_contributions(
+        lin, xz, ez, ks=[25], n_datasets=20_000, design=design, random_state=5
+    )
+    assert abs(a.mean[0, 0] - b.mean[0, 0]) < 4 * np.hypot(a.se[0, 0], b.se[0, 0])
+    assert b.design == "user design"
+
+
+def test_inverse_wishart_moment_closed_form(lin):
+    # E[x^T A^-1 Sigma A^-1 x] = lev (k-1) / ((k-p)(k-p-1)(k-p-3)) for A ~ W(k, Sigma); checks the
+    # q term of the exact expectation (e_z^2 = 2 sigma^2 + ... aside) via the sigma -> 0 limit
+    k, p = 15, 3
+    A = wishart.rvs(df=k, scale=lin.cov, size=200_000, random_state=6)
+    xz = lin.point(2.5)[None, :]
+    q = -ols_expected_contribution(A, xz, [1.0], lin.cov, 1e-9)[:, 0]  # -(e^2 q/(1+h)^2), e = 1
+    h = np.einsum("bp,p->b", np.linalg.solve(A, np.broadcast_to(xz[0], (len(A), p))[..., None])[..., 0], xz[0])
+    q = q * (1 + h) ** 2
+    expected = 2.5 * (k - 1) / ((k - p) * (k - p - 1) * (k - p - 3))
+    assert abs(q.mean() - expected) < 4 * q.std() / np.sqrt(len(q))
+
+
+def test_ols_slope_is_minus_two_and_sign_and_leverage(lin):
+    ks = 2 ** np.arange(7, 14)
+    xz = lin.point([3.0, 3.0])
+    res = simulate_ols_contributions(lin, xz, [0.0, 2.0], ks=ks, n_datasets=4000, random_state=7)
+    for j in range(2):
+        fit = res.slope(j)
+        assert abs(fit.slope + 2) < 4 * fit.se + 0.03, fit
+    # sign flip at e^2 = 2 sigma^2 (plus the O(h) finite-k shift)
+    e = np.sqrt(lin.noise_var * np.array([0.0, 1.0, 3.0, 4.0]))
+    flip = simulate_ols_contributions(
+        lin, lin.point([3.0] * 4), e, ks=[2000], n_datasets=4000, random_state=8
+    ).sign_flip()
+    assert abs(flip.ratio - flip.exact) < 4 * flip.se
+    assert abs(flip.ratio - 2.0) < 4 * flip.se + 0.01
+    # monotone in leverage, proportional to it
+    levs = np.array([0.5, 1, 2, 4, 8, 16])
+    lv = simulate_ols_contributions(
+        lin, lin.point(levs), np.zeros(6), ks=[1000], n_datasets=4000, random_state=9
+    )
+    assert np.all(np.diff(lv.mean[0]) > 0)
+    np.testing.assert_allclose(lv.mean[0] * 1000**2, ols_coefficient(lin.point(levs), np.zeros(6), lin.cov, 0.7), rtol=0.1)
+
+
+def test_fit_loglog_slope_recovers_known_power_and_rejects_bad_input():
+    ks = np.array([10.0, 20, 40, 80])
+    fit = fit_loglog_slope(ks, 3.0 * ks**-1.3, 0.01 * ks**-1.3)
+    assert fit.slope == pytest.approx(-1.3, abs=1e-10)
+    assert fit.alpha == pytest.approx(1.3, abs=1e-10)
+    with pytest.raises(ValueError, match="changes sign"):
+        fit_loglog_slope(ks, np.array([1.0, -1, 1, 1]), np.ones(4))
+    with pytest.raises(ValueError, match="three"):
+        fit_loglog_slope(ks[:2], ks[:2], ks[:2])
+
+
+def test_bad_inputs_raise(lin):
+    with pytest.raises(ValueError, match="positive definite"):
+        GaussianLinearModel(cov=-np.eye(2))
+    with pytest.raises(ValueError, match="noise_std"):
+        GaussianLinearModel(cov=np.eye(2), noise_std=0)
+    with pytest.raises(ValueError, match="at least"):
+        simulate_ols_contributions(lin, lin.point(1.0)[None], [0.0], ks=[2])
+    with pytest.raises(ValueError, match="x_z"):
+        simulate_ols_contributions(lin, np.ones((1, 2)), [0.0], ks=[10])
+    with pytest.raises(ValueError, match="finite"):
+        simulate_ols_contributions(lin, lin.point(1.0)[None], [np.nan], ks=[10])
+    with pytest.raises(ValueError, match="n_datasets"):
+        simulate_ols_contributions(lin, lin.point(1.0)[None], [0.0], ks=[10], n_datasets=0)
+    with pytest.raises(ValueError, match="increasing"):
+        simulate_ols_contributions(lin, lin.point(1.0)[None], [0.0], ks=[20, 10])
+
+
+# ----------------------------------------------------------------------------- logistic
+@pytest.fixture(scope="module")
+def logit():
+    return GaussianLogisticModel(coef=[1.5, -1.0], intercept=0.3)
+
+
+def test_population_loss_and_hessian_by_monte_carlo(logit):
+    X, y = logit.sample(400_000, 0)
+    Xa = augment(X)
+    theta = np.array([1.1, -0.6, 0.2])
+    z = Xa @ theta
+    ll = np.logaddexp(0.0, z) - y * z
+    assert abs(logit.population_loss(theta) - ll.mean()) < 4 * ll.std() / np.sqrt(len(ll))
+    # minimized at theta*: perturbations increase it, by 1/2 d^T H d to second order
+    d = np.array([0.01, -0.02, 0.015])
+    H = logit.population_hessian()
+    gain = logit.population_loss(logit.theta_star[0] + d) - logit.population_loss(logit.theta_star[0])
+    assert gain == pytest.approx(0.5 * d @ H @ d, rel=0.05)
+    s = expit(Xa @ logit.theta_star[0])
+    H_mc = (Xa * (s * (1 - s))[:, None]).T @ Xa / len(s)
+    np.testing.assert_allclose(H, H_mc, atol=3e-3)
+
+
+def test_batched_newton_matches_exact_learner(logit):
+    rng = np.random.default_rng(3)
+    X, y = logit.sample(40, rng, size=5)
+    theta = fit_logistic_batch(augment(X), y, C=0.5)
+    for b in range(5):
+        ref = ExactLogisticRegression(C=0.5).fit(X[b], y[b]).theta_
+        np.testing.assert_allclose(theta[b], ref, atol=1e-10)
+    # D + z, warm-started, equals the refit on the augmented data
+    xz, yz = np.array([0.4, -1.0]), 0
+    th_dz = fit_logistic_batch(augment(X), y, C=0.5, theta0=theta, extra=(np.append(xz, 1.0), yz))
+    ref = ExactLogisticRegression(C=0.5).fit(np.vstack([X[0], xz]), np.append(y[0], yz)).theta_
+    np.testing.assert_allclose(th_dz[0], ref, atol=1e-10)
+
+
+def test_logistic_regime_slopes(logit):
+    res = simulate_logistic_contributions(
+        logit, np.array([0.5, 0.5]), 1, ks=[100, 200, 400, 800], n_datasets=800,
+        validation_sizes=(10,), n_pool=500, random_state=0,
+    )
+    pop, val = res.slope("population"), res.slope(10)
+    # design check: this fixed V's k^-1 term dominates the k^-2 term over the whole range
+    assert abs(res.c1[0]) * res.ks[0] > 10 * abs(res.population[0]) * res.ks[0] ** 2
+    assert abs(pop.slope + 2) < 4 * pop.se + 0.1, pop
+    assert abs(val.slope + 1) < 0.1, val
+    assert pop.slope < val.slope
+    # the k^-1 coefficient of the fixed validation set is the theorem's c_1(V)
+    assert res.validation[-1, 0] * res.ks[-1] == pytest.approx(res.c1[0], rel=0.1)
+    # spread over validation sets: pointwise variance ~ G / k^2
+    np.testing.assert_allclose(res.pointwise_var * res.ks**2, res.G, rtol=0.25)
+    # a validation set growing with k sits in between
+    tm = fit_loglog_slope(res.ks, res.typical_magnitude(res.ks), 0.01 * res.typical_magnitude(res.ks))
+    assert pop.slope < tm.slope < val.slope
+
+
+def test_control_variate_is_unbiased(logit):
+    kw = dict(ks=[60], n_datasets=3000, validation_sizes=(20,), n_pool=20)
+    a = simulate_logistic_contributions(logit, np.array([1.0, 0.0]), 0, random_state=1, **kw)
+    b = simulate_logistic_contributions(
+        logit, np.array([1.0, 0.0]), 0, control_variate=False, random_state=1, **kw
+    )
+    # same datasets, the only difference is the mean of the control variate (zero in expectation)
+    assert abs(a.population[0] - b.population[0]) < 4 * b.population_se[0]
+    assert a.population_se[0] < b.population_se[0]
+
+
+def test_logistic_bad_inputs(logit):
+    with pytest.raises(ValueError, match="y_z"):
+        simulate_logistic_contributions(logit, np.zeros(2), 2, ks=[50])
+    with pytest.raises(ValueError, match="x_z"):
+        simulate_logistic_contributions(logit, np.zeros(3), 1, ks=[50])
+    with pytest.raises(ValueError, match="validation_sizes"):
+        simulate_logistic_contributions(logit, np.zeros(2), 1, ks=[50], validation_sizes=(0,))
+    with pytest.raises(ValueError, match="at least"):
+        simulate_logistic_contributions(logit, np.zeros(2), 1, ks=[3])
