@@ -284,7 +284,7 @@ def _compute_chunk(chunk, learner, X_pool, y_pool, X_test, y_test, n_classes, me
         for rnd in chunk:
             by_k.setdefault(rnd.k, []).append(rnd)
         batch = max(1, int(2e6 // (problem.size * problem.d * max(rnd.k for rnd in chunk))))
-        for k_value, group in by_k.items():
+        for group in by_k.values():
             theta_prev = None
             for start in range(0, len(group), batch):
                 rounds = group[start:start + batch]

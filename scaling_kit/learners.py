@@ -22,6 +22,7 @@ general path (one fit per dataset), used e.g. for the RBF SVM of the paper.
 from __future__ import annotations
 
 import numpy as np
+from scipy.linalg import cho_factor, cho_solve
 from scipy.special import expit, log_softmax
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 
@@ -127,9 +128,9 @@ class LogisticProblem:
                 H[..., a * d:(a + 1) * d, a * d:(a + 1) * d] += np.swapaxes(Bb[..., a, :], -1, -2) @ Xa
         idx = np.arange(m * d)
         H[..., idx, idx] += self.reg
-        if m > 1:
-            u = self._intercept_vector()
-            H += np.outer(u, u)
+        if m > 1:  # the (sum of intercepts)^2 / 2 term
+            b = np.arange(m) * d + d - 1
+            H[..., b[:, None], b[None, :]] += 1.0
         return H
 
     def newton(self, Xa, y, theta0=None, *, tol=1e-12, max_iter=100):
@@ -155,12 +156,19 @@ class LogisticProblem:
         converged = np.zeros(R, dtype=bool)
         active = np.arange(R)
         f = self.objective(Xa, y, theta)
+        factor, last_decrement, last_size, last_ratio = None, np.inf, np.inf, np.inf
         for it in range(1, max_iter + 1):
             Xa_a, y_a, th = Xa[active], y[active], theta[active]
             g = self.gradient(Xa_a, y_a, th)
-            H = self.hessian(Xa_a, th)
-            step = np.linalg.solve(H, g[..., None])[..., 0]
+            if factor is None or last_decrement > 1e-3 or last_ratio > 0.1:
+                # Newton step; once the decrement is small and steps shrink fast, the
+                # factorization is kept (chord steps: same fixed point, fast linear convergence)
+                factor = _factorize(self.hessian(Xa_a, th))
+            step = _solve(factor, g)
             decrement = np.sum(g * step, axis=-1)
+            last_decrement = float(decrement.max())
+            size = float(np.max(np.abs(step)))
+            last_ratio, last_size = size / last_size if last_size > 0 else 0.0, size
             step = step.reshape(th.shape)
             t = np.ones(active.size)
             search = decrement > 1e-8
@@ -180,9 +188,31 @@ class LogisticProblem:
             )
             converged[active[done]] = True
             active = active[~done]
+            factor = _subset(factor, ~done)
             if active.size == 0:
                 break
         return theta, n_iter, converged
+
+
+def _factorize(H):
+    """Cholesky factors of a stack of SPD matrices (R, n, n)."""
+    if H.shape[-1] <= 64:  # small: batched LAPACK through numpy beats a Python loop
+        return ("dense", H)
+    return ("chol", [cho_factor(h) for h in H])
+
+
+def _solve(factor, g):
+    kind, data = factor
+    if kind == "dense":
+        return np.linalg.solve(data, g[..., None])[..., 0]
+    return np.stack([cho_solve(f, gi) for f, gi in zip(data, g)])
+
+
+def _subset(factor, keep):
+    kind, data = factor
+    if kind == "dense":
+        return (kind, data[keep])
+    return (kind, [f for f, k in zip(data, keep) if k])
 
 
 def augment(X):
@@ -254,6 +284,9 @@ class ExactLogisticRegression(ClassifierMixin, BaseEstimator):
 class SklearnClassifier:
     """Adapter: any scikit-learn classifier with ``predict_proba`` as a contribution learner.
 
+    An estimator whose ``random_state`` is left at None receives the caller's seed, so every
+    random choice flows from the sampler's ``random_state`` (a fixed seed set by the user is kept).
+
     ``fit_predict_proba(X_train, y_train, X_eval, n_classes)`` clones the estimator, fits it and
     returns probabilities for *all* ``n_classes`` classes (columns of classes absent from the
     training data are zero), so losses can be compared across datasets.
@@ -266,8 +299,12 @@ class SklearnClassifier:
             )
         self.estimator = estimator
 
-    def fit_predict_proba(self, X_train, y_train, X_eval, n_classes: int):
-        model = clone(self.estimator).fit(X_train, y_train)
+    def fit_predict_proba(self, X_train, y_train, X_eval, n_classes: int, random_state=None):
+        model = clone(self.estimator)
+        params = model.get_params(deep=False)
+        if random_state is not None and "random_state" in params and params["random_state"] is None:
+            model.set_params(random_state=random_state)  # randomness flows from the caller
+        model.fit(X_train, y_train)
         proba = model.predict_proba(X_eval)
         out = np.zeros((np.asarray(X_eval).shape[0], n_classes))
         out[:, np.asarray(model.classes_, dtype=int)] = proba

@@ -63,10 +63,12 @@ def losses_from_logp(logp, y, metrics) -> dict:
 
 
 def losses_from_proba(proba, y, metrics) -> dict:
-    """Losses from probabilities (..., n, K); probabilities are clipped below at 1e-300."""
+    """Losses from probabilities (..., n, K), clipped to [eps, 1 - eps] as scikit-learn's
+    ``log_loss`` does (eps = machine epsilon), so an exact zero costs -log(eps) ~ 36."""
     proba = np.asarray(proba, dtype=float)
     if proba.shape[-1] < 2:
         raise ValueError("Probabilities need one column per class (at least two).")
     if np.any(~np.isfinite(proba)):
         raise ValueError("Predicted probabilities contain NaN or infinite values.")
-    return losses_from_logp(np.log(np.clip(proba, 1e-300, None)), y, metrics)
+    eps = np.finfo(float).eps
+    return losses_from_logp(np.log(np.clip(proba, eps, 1 - eps)), y, metrics)

@@ -1,0 +1,559 @@
+"""The contribution sampler and exact engine: exactness, distributions, determinism, cache.
+
+D for a row of ``sample_contributions`` is re-created by replaying the sampler's plan
+(``contributions._plan``) and redrawing each round's D from its seed, as ``_compute_chunk``
+does; Deltas are then recomputed from two independent fits (scikit-learn or a fresh Newton
+solve) and compared with the sampler's.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from scipy.stats import chisquare, ks_2samp
+from sklearn.base import clone
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score, brier_score_loss, log_loss
+from sklearn.naive_bayes import GaussianNB
+
+from scaling_kit import contributions, exact_engine
+from scaling_kit.contributions import (
+    exact_contribution,
+    planned_datasets,
+    sample_contributions,
+    summarize_contributions,
+)
+from scaling_kit.learners import ExactLogisticRegression, LogisticProblem, augment
+from scaling_kit.metrics import METRICS, losses_from_proba
+from scaling_kit.sampling import StratifiedSampler
+
+
+def _run(learner, p, points, **kw):
+    kw.setdefault("progress", False)
+    return sample_contributions(learner, p.X_pool, p.y_pool, p.X_test, p.y_test, points, **kw)
+
+
+def _replay(p, points, *, k=None, k_range=None, n_samples, random_state, share=True,
+            allow_z_in_D=False):
+    """{(point, k, sample): indices of D} for the datasets the sampler draws."""
+    plan = planned_datasets(p.y_pool, points, k=k, k_range=k_range, n_samples=n_samples,
+                            share_datasets=share, allow_z_in_D=allow_z_in_D,
+                            random_state=random_state)
+    out = {}
+    for entry in plan:
+        for z, s in zip(entry["points"], entry["sample"], strict=True):
+            out[(int(z), int(entry["k"]), int(s))] = entry["D"]
+    return out
+
+
+def _sk_metrics(model, X_train, y_train, X_test, y_test, K):
+    """All four test losses of a scikit-learn model fit on (X_train, y_train)."""
+    P = clone(model).fit(X_train, y_train).predict_proba(X_test)
+    labels = np.arange(K)
+    brier = (brier_score_loss(y_test, P, labels=labels, scale_by_half=False) if K > 2
+             else 2.0 * brier_score_loss(y_test, P[:, 1]))
+    return {
+        "log_loss": log_loss(y_test, P, labels=labels),
+        "brier": brier,
+        "error": 1.0 - accuracy_score(y_test, P.argmax(axis=1)),
+        "softmax_ce": torch.nn.functional.cross_entropy(torch.tensor(P),
+                                                        torch.tensor(y_test)).item(),
+    }
+
+
+SKLEARN_LR = LogisticRegression(C=1.0, tol=1e-10, max_iter=10000)
+
+
+# ------------------------------------------------------------------------------------------
+# 1. exactness of the fast engine
+# ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(("name", "k", "n_samples"),
+                         [("breast_cancer", 40, 2), ("wine", 40, 2), ("digits_small", 60, 1)])
+def test_sampler_matches_sklearn_refits(name, k, n_samples, request, add_outlier):
+    p, outlier = add_outlier(request.getfixturevalue(name))
+    points = [0, 7, outlier]
+    df = _run(ExactLogisticRegression(), p, points, k=k, n_samples=n_samples,
+              metric=list(METRICS), random_state=5)
+    assert len(df) == 3 * n_samples
+    assert list(df.columns[:4]) == ["point", "k", "sample", "delta"]
+    datasets = _replay(p, points, k=k, n_samples=n_samples, random_state=5)
+    before_cache = {}
+    for row in df.itertuples():
+        D = datasets[(row.point, row.k, row.sample)]
+        assert row.point not in D
+        key = tuple(D)
+        if key not in before_cache:
+            before_cache[key] = _sk_metrics(SKLEARN_LR, p.X_pool[D], p.y_pool[D], p.X_test,
+                                            p.y_test, p.n_classes)
+        Dz = np.append(D, row.point)
+        after = _sk_metrics(SKLEARN_LR, p.X_pool[Dz], p.y_pool[Dz], p.X_test, p.y_test,
+                            p.n_classes)
+        for metric in METRICS:
+            expected = before_cache[key][metric] - after[metric]
+            assert abs(getattr(row, "delta_" + metric) - expected) <= 1e-6, (metric, row)
+        assert row.delta == row.delta_log_loss
+    # the outlier is influential: its Deltas are far from zero (so the check is not vacuous)
+    assert df.loc[df.point == outlier, "delta"].abs().min() > 1e-3
+
+
+@pytest.mark.parametrize(("name", "k"), [("breast_cancer", 50), ("wine", 60), ("digits_small", 60)])
+def test_sampler_matches_newton_refits(name, k, request, add_outlier):
+    p, outlier = add_outlier(request.getfixturevalue(name), scale=40.0)
+    points = [3, outlier]
+    df = _run(ExactLogisticRegression(), p, points, k=k, n_samples=2, random_state=11)
+    datasets = _replay(p, points, k=k, n_samples=2, random_state=11)
+    refit = ExactLogisticRegression(tol=1e-13)
+    for row in df.itertuples():
+        D = datasets[(row.point, row.k, row.sample)]
+        expected = exact_contribution(refit, p.X_pool[D], p.y_pool[D], p.X_pool[row.point],
+                                      p.y_pool[row.point], p.X_test, p.y_test,
+                                      n_classes=p.n_classes)
+        assert abs(row.delta - expected) <= 1e-9, row
+
+
+@pytest.mark.parametrize("name", ["breast_cancer", "wine"])
+@pytest.mark.parametrize("max_iter", [60, 2])
+def test_engine_candidates_are_exact_minimizers(name, max_iter, request):
+    """solve_candidates vs independent Newton solves of every D + {z}, incl. outliers."""
+    p = request.getfixturevalue(name)
+    problem = LogisticProblem(p.X_pool.shape[1], p.n_classes, 1.0)
+    rng = np.random.default_rng(0)
+    D = StratifiedSampler(p.y_pool).draw(rng, 50)
+    Xa = augment(p.X_pool)
+    theta_D, Hinv = exact_engine.fit_dataset(problem, Xa[D], p.y_pool[D])
+    np.testing.assert_allclose(Hinv @ problem.hessian(Xa[D], theta_D), np.eye(problem.size),
+                               atol=1e-8)
+    # candidates: pool points not in D, and far outliers labelled against theta_D's prediction
+    ordinary = np.array([i for i in range(20) if i not in D][:6])
+    directions = rng.standard_normal((3, p.X_pool.shape[1]))
+    directions *= np.sqrt(p.X_pool.shape[1]) / np.linalg.norm(directions, axis=1, keepdims=True)
+    far = augment(directions * np.array([[5.0], [25.0], [100.0]]))
+    far_y = np.argmin(problem.proba(far, theta_D), axis=1)
+    Xz = np.vstack([Xa[ordinary], far])
+    yz = np.concatenate([p.y_pool[ordinary], far_y])
+    theta, n_iter, n_fallback = exact_engine.solve_candidates(
+        problem, Xa[D], p.y_pool[D], theta_D, Hinv, Xz, yz, max_iter=max_iter)
+    assert theta.shape == (len(yz), problem.m, problem.d) and n_iter.shape == (len(yz),)
+    if max_iter == 2:
+        assert n_fallback > 0  # the Newton fallback path is exercised
+    XaDz = [np.vstack([Xa[D], xz]) for xz in Xz]
+    yDz = [np.append(p.y_pool[D], c) for c in yz]
+    for th, X_, y_ in zip(theta, XaDz, yDz, strict=True):
+        ref, info = problem.newton(X_, y_, tol=1e-13, max_iter=200)
+        assert info["converged"]
+        assert np.abs(th - ref).max() <= 1e-9 * (1.0 + np.abs(ref).max())
+        assert np.abs(problem.gradient(X_, y_, th)).max() < 1e-8
+        # and the test losses agree
+        lp = exact_engine.test_log_proba(problem, augment(p.X_test), np.stack([th, ref]))
+        picked = np.take_along_axis(lp, np.broadcast_to(p.y_test[:, None], lp.shape[:-1] + (1,)),
+                                    axis=-1)
+        ll = -picked.mean(axis=(1, 2))
+        assert abs(ll[0] - ll[1]) < 1e-10
+    # the outliers move the solution far from theta_D (the warm start is not the answer)
+    assert np.all([np.abs(th - theta_D).max() > 1e-2 for th in theta[-3:]])
+
+
+def test_engine_batch_with_padding(wine):
+    """solve_candidates_batch: several rounds, padded candidate lists, equals one-by-one."""
+    p = wine
+    problem = LogisticProblem(p.X_pool.shape[1], 3, 1.0)
+    Xa = augment(p.X_pool)
+    sampler = StratifiedSampler(p.y_pool)
+    rng = np.random.default_rng(3)
+    Ds = np.stack([sampler.draw(rng, 40) for _ in range(3)])
+    theta_D, Hinv = exact_engine.fit_datasets(problem, Xa[Ds], p.y_pool[Ds])
+    cands = [np.setdiff1d(np.arange(30), D)[:n] for D, n in zip(Ds, (5, 2, 4), strict=True)]
+    cands[1] = np.append(cands[1], p.X_pool.shape[0] - 1)
+    M = max(c.size for c in cands)
+    cand = np.stack([np.resize(c, M) for c in cands])
+    valid = np.arange(M)[None, :] < np.array([c.size for c in cands])[:, None]
+    theta, _, _ = exact_engine.solve_candidates_batch(
+        problem, Xa[Ds], p.y_pool[Ds], theta_D, Hinv, Xa[cand], p.y_pool[cand], valid)
+    for r, D in enumerate(Ds):
+        single, _ = exact_engine.fit_dataset(problem, Xa[D], p.y_pool[D])
+        np.testing.assert_allclose(theta_D[r], single, atol=1e-10)
+        for j, c in enumerate(cands[r]):
+            Dz = np.append(D, c)
+            ref, _ = problem.newton(Xa[Dz], p.y_pool[Dz], tol=1e-13, max_iter=200)
+            np.testing.assert_allclose(theta[r, j], ref, atol=1e-9)
+
+
+def test_engine_candidates_with_no_candidate(toy):
+    problem = LogisticProblem(toy.X_pool.shape[1], 2, 1.0)
+    Xa = augment(toy.X_pool)
+    theta_D, Hinv = exact_engine.fit_dataset(problem, Xa, toy.y_pool)
+    theta, n_iter, n_fb = exact_engine.solve_candidates(problem, Xa, toy.y_pool, theta_D, Hinv,
+                                                        Xa[:0], toy.y_pool[:0])
+    assert theta.shape == (0, 1, Xa.shape[1]) and n_fb == 0
+
+
+def test_exact_contribution_matches_sklearn(wine):
+    D = np.arange(60)
+    expected = {}
+    before = _sk_metrics(SKLEARN_LR, wine.X_pool[D], wine.y_pool[D], wine.X_test, wine.y_test, 3)
+    after = _sk_metrics(SKLEARN_LR, wine.X_pool[:61], wine.y_pool[:61], wine.X_test,
+                        wine.y_test, 3)
+    expected = {m: before[m] - after[m] for m in METRICS}
+    got = exact_contribution(ExactLogisticRegression(), wine.X_pool[D], wine.y_pool[D],
+                             wine.X_pool[60], wine.y_pool[60], wine.X_test, wine.y_test,
+                             metric=list(METRICS))
+    assert set(got) == set(METRICS)
+    for m in METRICS:
+        assert abs(got[m] - expected[m]) <= 1e-6
+    single = exact_contribution(ExactLogisticRegression(), wine.X_pool[D], wine.y_pool[D],
+                                wine.X_pool[60], wine.y_pool[60], wine.X_test, wine.y_test)
+    assert single == pytest.approx(got["log_loss"], abs=1e-12)
+    # the generic path with the same sklearn model is the same computation
+    generic = exact_contribution(SKLEARN_LR, wine.X_pool[D], wine.y_pool[D], wine.X_pool[60],
+                                 wine.y_pool[60], wine.X_test, wine.y_test)
+    assert abs(generic - expected["log_loss"]) <= 1e-12
+
+
+# ------------------------------------------------------------------------------------------
+# 2. generic adapter (any scikit-learn classifier)
+# ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "model", [GaussianNB(), LogisticRegression(C=0.5), RandomForestClassifier(5, random_state=0)],
+    ids=["nb", "lr", "rf"],
+)
+@pytest.mark.parametrize("share", [True, False])
+def test_generic_adapter_equals_direct_fits(model, share, toy3):
+    p = toy3
+    points = [0, 4, 9]
+    df = _run(model, p, points, k=[15, 30], n_samples=2, share_datasets=share,
+              metric=["log_loss", "brier"], random_state=2)
+    assert len(df) == 12
+    datasets = _replay(p, points, k=[15, 30], n_samples=2, random_state=2, share=share)
+    for row in df.itertuples():
+        D = datasets[(row.point, row.k, row.sample)]
+        assert row.point not in D
+        Dz = np.append(D, row.point)
+        # the metric itself is tested in test_metrics.py; here: same D, same fits
+        P_before = clone(model).fit(p.X_pool[D], p.y_pool[D]).predict_proba(p.X_test)
+        P_after = clone(model).fit(p.X_pool[Dz], p.y_pool[Dz]).predict_proba(p.X_test)
+        before = losses_from_proba(P_before, p.y_test, ["log_loss", "brier"])
+        after = losses_from_proba(P_after, p.y_test, ["log_loss", "brier"])
+        assert abs(row.delta_log_loss - (before["log_loss"] - after["log_loss"])) <= 1e-12
+        assert abs(row.delta_brier - (before["brier"] - after["brier"])) <= 1e-12
+        brier = 2 * brier_score_loss(p.y_test == 0, P_before[:, 0])  # an sklearn reference
+        assert brier <= 2 * before["brier"] + 1e-12
+
+
+def test_generic_adapter_seeds_random_estimators(toy):
+    model = RandomForestClassifier(n_estimators=5)  # random_state=None
+    a = _run(model, toy, [0, 1], k=20, n_samples=2, random_state=0)
+    b = _run(model, toy, [0, 1], k=20, n_samples=2, random_state=0)
+    pd.testing.assert_frame_equal(a, b)
+
+
+# ------------------------------------------------------------------------------------------
+# 3. shared datasets give the per-point distribution
+# ------------------------------------------------------------------------------------------
+def test_shared_datasets_same_distribution_as_per_point_draws(make_problem, add_outlier):
+    p, outlier = add_outlier(make_problem(n_pool=40, n_features=3, noise=1.5), scale=3.0)
+    points = [1, outlier]
+    kw = dict(k=30, n_samples=250)  # z is in a random D of size 30 (of 41) with prob. ~3/4
+    shared = _run(ExactLogisticRegression(), p, points, random_state=1, **kw)
+    per_point = _run(ExactLogisticRegression(), p, points, share_datasets=False,
+                     random_state=2, **kw)
+    z_in_pool = _run(ExactLogisticRegression(), p, points, share_datasets=False,
+                     allow_z_in_D=True, random_state=3, **kw)
+    for z in points:
+        a = shared.loc[shared.point == z, "delta"]
+        b = per_point.loc[per_point.point == z, "delta"]
+        c = z_in_pool.loc[z_in_pool.point == z, "delta"]
+        assert len(a) == len(b) == len(c) == 250
+        # same distribution: not rejected at level 1e-3 (fixed seeds: deterministic)
+        assert ks_2samp(a, b).pvalue > 1e-3
+        # the biased scheme (D may contain z) is rejected overwhelmingly: the test has power
+        assert ks_2samp(a, c).pvalue < 1e-6
+
+
+def test_points_never_in_their_dataset_fixed_k(toy3):
+    """A recording learner sees every D + {z}: z appears exactly once (at the end)."""
+    for share in (True, False):
+        learner = _RecordingLearner()
+        _run(learner, toy3, [0, 1, 2, 3], k=[20, 40], n_samples=5, share_datasets=share)
+        assert learner.n_after > 0 and learner.duplicates == 0
+    learner = _RecordingLearner()
+    _run(learner, toy3, [0, 1, 2, 3], k=40, n_samples=5, allow_z_in_D=True)
+    assert learner.duplicates > 0  # the reference code's quirk really puts z in D
+
+
+# ------------------------------------------------------------------------------------------
+# 4. k_range: k uniform on the range for every point
+# ------------------------------------------------------------------------------------------
+class _RecordingLearner:
+    """Predicts smoothed training class frequencies; counts fits in which z is duplicated.
+
+    The sampler's fit on D + {z} passes z as the last training row; if D already holds z,
+    that row occurs twice.
+    """
+
+    def __init__(self):
+        self.n_after = 0
+        self.duplicates = 0
+        self._last_size = None
+
+    def fit_predict_proba(self, X, y, X_eval, n_classes, random_state=None):
+        if self._last_size is not None and X.shape[0] == self._last_size + 1:
+            self.n_after += 1
+            self.duplicates += int(np.sum(np.all(X == X[-1], axis=1)) > 1)
+        else:
+            self._last_size = X.shape[0]
+        freq = (np.bincount(y, minlength=n_classes) + 1.0) / (y.size + n_classes)
+        return np.tile(freq, (np.asarray(X_eval).shape[0], 1))
+
+
+K_RANGE = (4, 30)
+
+
+def test_k_range_uniform_per_point(toy):
+    df = _run(_RecordingLearner(), toy, [0, 1, 2], k_range=K_RANGE, n_samples=300,
+              random_state=4)
+    ks = np.arange(K_RANGE[0], K_RANGE[1] + 1)
+    for _, g in df.groupby("point"):
+        assert len(g) == 300 and sorted(g["sample"]) == list(range(300))
+        counts = np.array([(g["k"] == k).sum() for k in ks])
+        assert counts.sum() == 300
+        assert chisquare(counts).pvalue > 1e-3
+
+
+def test_k_range_naive_scheme_would_fail_the_test(toy):
+    """Keeping every round with z not in D biases k downwards: the chi-square test sees it."""
+    sampler = StratifiedSampler(toy.y_pool)
+    rng = np.random.default_rng(0)
+    ks = np.arange(K_RANGE[0], K_RANGE[1] + 1)
+    kept = []
+    while len(kept) < 300:
+        k = int(rng.integers(K_RANGE[0], K_RANGE[1] + 1))
+        if 0 not in sampler.draw(rng, k):
+            kept.append(k)
+    counts = np.array([kept.count(k) for k in ks])
+    assert chisquare(counts).pvalue < 1e-6
+
+
+def test_k_range_points_never_in_their_dataset(toy):
+    # regression: the computed D must be the planned D (z was found in D when computing
+    # re-derived D from a stream advanced differently from the planning one)
+    learner = _RecordingLearner()
+    _run(learner, toy, [0, 1, 2], k_range=K_RANGE, n_samples=40, random_state=4)
+    assert learner.n_after == 120
+    assert learner.duplicates == 0
+
+
+def test_k_range_per_point_draws(toy):
+    learner = _RecordingLearner()
+    df = _run(learner, toy, [0, 1], k_range=K_RANGE, n_samples=150, share_datasets=False,
+              random_state=6)
+    assert learner.duplicates == 0 and learner.n_after == 300
+    for _, g in df.groupby("point"):
+        counts = np.bincount(g["k"] - K_RANGE[0], minlength=K_RANGE[1] - K_RANGE[0] + 1)
+        assert chisquare(counts).pvalue > 1e-3
+
+
+# ------------------------------------------------------------------------------------------
+# 5. determinism
+# ------------------------------------------------------------------------------------------
+def test_n_jobs_and_random_state(toy3):
+    kw = dict(k=[10, 25], n_samples=4, chunk_size=5, metric=["log_loss", "error"])
+    points = [0, 1, 2, 5, 8]
+    one = _run(ExactLogisticRegression(), toy3, points, n_jobs=1, random_state=7, **kw)
+    two = _run(ExactLogisticRegression(), toy3, points, n_jobs=2, random_state=7, **kw)
+    again = _run(ExactLogisticRegression(), toy3, points, n_jobs=1, random_state=7, **kw)
+    other = _run(ExactLogisticRegression(), toy3, points, n_jobs=1, random_state=8, **kw)
+    assert len(one) == 5 * 2 * 4
+    assert len(contributions._chunks(
+        contributions._plan(StratifiedSampler(toy3.y_pool), np.array(points), np.array([10, 25]),
+                            None, 4, True, False, 7), 5)) >= 4
+    pd.testing.assert_frame_equal(one, two, check_exact=True)
+    pd.testing.assert_frame_equal(one, again, check_exact=True)
+    assert not np.array_equal(one["delta"].to_numpy(), other["delta"].to_numpy())
+    # one row per (point, k, sample), sorted
+    assert not one.duplicated(["point", "k", "sample"]).any()
+    assert one.equals(one.sort_values(["point", "k", "sample"]).reset_index(drop=True))
+    assert one.attrs["metrics"] == ["log_loss", "error"] and one.attrs["n_classes"] == 3
+
+
+# ------------------------------------------------------------------------------------------
+# 6. cache and resume
+# ------------------------------------------------------------------------------------------
+CACHE_KW = dict(k=[10, 20], n_samples=3, chunk_size=4, random_state=3)
+
+
+def _chunk_files(cache):
+    return sorted(cache.glob("contributions-*/chunk-*.npz"))
+
+
+def _no_partial_files(cache):
+    return [f for f in cache.rglob("*") if f.is_file() and "tmp" in f.name]
+
+
+def test_cache_resume_after_deleting_chunks(tmp_path, toy):
+    points = [0, 1, 2, 3]
+    reference = _run(ExactLogisticRegression(), toy, points, **CACHE_KW)
+    first = _run(ExactLogisticRegression(), toy, points, cache=tmp_path, **CACHE_KW)
+    pd.testing.assert_frame_equal(first, reference, check_exact=True)
+    files = _chunk_files(tmp_path)
+    assert len(files) >= 5
+    assert _no_partial_files(tmp_path) == []
+    for f in files[1::2]:
+        f.unlink()
+    resumed = _run(ExactLogisticRegression(), toy, points, cache=tmp_path, **CACHE_KW)
+    pd.testing.assert_frame_equal(resumed, reference, check_exact=True)
+    assert len(_chunk_files(tmp_path)) == len(files)
+    assert _no_partial_files(tmp_path) == []
+
+
+def test_cache_is_reused_and_keyed(tmp_path, toy, monkeypatch):
+    points = [0, 1, 2, 3]
+    first = _run(ExactLogisticRegression(), toy, points, cache=tmp_path, **CACHE_KW)
+    calls = []
+    real = contributions._compute_chunk
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(contributions, "_compute_chunk", counting)
+    again = _run(ExactLogisticRegression(), toy, points, cache=tmp_path, **CACHE_KW)
+    pd.testing.assert_frame_equal(again, first, check_exact=True)
+    assert calls == []  # everything came from the cache
+    # another seed or another learner is another cache entry, not a stale hit
+    other = _run(ExactLogisticRegression(), toy, points, cache=tmp_path,
+                 **{**CACHE_KW, "random_state": 4})
+    assert calls and not np.array_equal(other["delta"], first["delta"])
+    n_calls = len(calls)
+    _run(ExactLogisticRegression(C=0.5), toy, points, cache=tmp_path, **CACHE_KW)
+    assert len(calls) > n_calls
+    assert len(list(tmp_path.glob("contributions-*"))) == 3
+
+
+def test_interrupted_run_resumes(tmp_path, toy, monkeypatch):
+    points = [0, 1, 2, 3]
+    reference = _run(ExactLogisticRegression(), toy, points, **CACHE_KW)
+    real = contributions._compute_chunk
+    calls = []
+
+    def crashing(*args, **kwargs):
+        if len(calls) == 3:
+            raise KeyboardInterrupt("simulated interruption")
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(contributions, "_compute_chunk", crashing)
+    with pytest.raises(KeyboardInterrupt):
+        _run(ExactLogisticRegression(), toy, points, cache=tmp_path, **CACHE_KW)
+    assert len(_chunk_files(tmp_path)) == 3
+    assert _no_partial_files(tmp_path) == []
+
+    resumed_calls = []
+
+    def counting(*args, **kwargs):
+        resumed_calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(contributions, "_compute_chunk", counting)
+    resumed = _run(ExactLogisticRegression(), toy, points, cache=tmp_path, **CACHE_KW)
+    pd.testing.assert_frame_equal(resumed, reference, check_exact=True)
+    n_chunks = len(_chunk_files(tmp_path))
+    assert len(resumed_calls) == n_chunks - 3
+
+
+# ------------------------------------------------------------------------------------------
+# summaries
+# ------------------------------------------------------------------------------------------
+def test_summarize_contributions(toy):
+    df = _run(ExactLogisticRegression(), toy, [0, 1], k=[10, 20], n_samples=5)
+    summary = summarize_contributions(df)
+    assert len(summary) == 4
+    g = df[(df.point == 1) & (df.k == 20)]["delta"]
+    row = summary.loc[(1, 20)]
+    assert row["mean"] == pytest.approx(g.mean()) and row["std"] == pytest.approx(g.std(ddof=1))
+    assert row["count"] == 5 and row["sem"] == pytest.approx(g.std(ddof=1) / np.sqrt(5))
+    with pytest.raises(ValueError, match="columns"):
+        summarize_contributions(df, delta_col="delta_brier")
+
+
+# ------------------------------------------------------------------------------------------
+# 10. bad input gives clear ValueErrors
+# ------------------------------------------------------------------------------------------
+def _bad_cases(p):
+    X, y, Xt, yt = p.X_pool, p.y_pool, p.X_test, p.y_test
+    nan = X.copy()
+    nan[2, 1] = np.nan
+    return {
+        "X_pool 1-D": (dict(X_pool=X[:, 0]), "2-D"),
+        "y_pool length": (dict(y_pool=y[:-1]), "labels"),
+        "X_test features": (dict(X_test=Xt[:, :2]), "features"),
+        "NaN in X_pool": (dict(X_pool=nan), "NaN"),
+        "inf in X_test": (dict(X_test=np.where(Xt > 1.5, np.inf, Xt)), "NaN or infinite"),
+        "k > pool": (dict(k=len(y)), "larger than the pool"),
+        "k too small": (dict(k=1), "too small for class balance"),
+        "k_range too large": (dict(k=None, k_range=(5, len(y) + 3)), "larger than the pool"),
+        "test labels unseen": (dict(y_test=np.where(yt == 1, 5, yt)), "never occur"),
+        "duplicate points": (dict(points=[0, 3, 0]), "repeat"),
+        "point out of range": (dict(points=[0, len(y)]), "index the pool"),
+        "negative point": (dict(points=[-1]), "index the pool"),
+        "no points": (dict(points=[]), "non-empty"),
+        "float points": (dict(points=[0.5]), "integer"),
+        "n_samples 0": (dict(n_samples=0), "n_samples"),
+        "n_samples fraction": (dict(n_samples=2.5), "n_samples"),
+        "string labels": (dict(y_pool=np.array(["a", "b"])[y]), "integer class labels"),
+        "fractional labels": (dict(y_pool=y + 0.5), "integer class labels"),
+        "negative labels": (dict(y_pool=y - 1, y_test=yt - 1), "negative"),
+        "both k and k_range": (dict(k_range=(5, 10)), "exactly one"),
+        "neither k nor k_range": (dict(k=None), "exactly one"),
+        "k_range reversed": (dict(k=None, k_range=(10, 5)), "k_min <= k_max"),
+        "k repeated": (dict(k=[10, 10]), "repeat"),
+        "k fractional": (dict(k=2.5), "positive integer"),
+        "k zero": (dict(k=[0, 10]), "positive"),
+        "unknown metric": (dict(metric="auc"), "Unknown metric"),
+        "negative random_state": (dict(random_state=-1), "random_state"),
+        "single class": (dict(y_pool=np.zeros_like(y), y_test=np.zeros_like(yt)), "single class"),
+        "gap in labels": (dict(y_pool=np.where(y == 1, 2, y), y_test=np.where(yt == 1, 2, yt)),
+                          "missing"),
+    }
+
+
+class _Shape:  # stand-in problem: only the case names are needed at collection time
+    X_pool = np.zeros((4, 2))
+    y_pool = np.array([0, 1, 0, 1])
+    X_test = np.zeros((2, 2))
+    y_test = np.array([0, 1])
+
+
+@pytest.mark.parametrize("case", list(_bad_cases(_Shape)))
+def test_bad_input_raises_value_error(case, toy):
+    change, message = _bad_cases(toy)[case]
+    args = dict(X_pool=toy.X_pool, y_pool=toy.y_pool, X_test=toy.X_test, y_test=toy.y_test,
+                points=[0, 1], k=10, n_samples=2, progress=False)
+    args.update(change)
+    with pytest.raises(ValueError, match=message):
+        sample_contributions(ExactLogisticRegression(), **args)
+
+
+def test_learner_without_predict_proba(toy):
+    from sklearn.svm import SVC
+
+    with pytest.raises(TypeError, match="predict_proba"):
+        _run(SVC(), toy, [0], k=10, n_samples=1)
+
+
+def test_exact_contribution_bad_input(toy):
+    X, y = toy.X_pool[:20], toy.y_pool[:20]
+    with pytest.raises(ValueError, match="x_z"):
+        exact_contribution(ExactLogisticRegression(), X, y, toy.X_pool[20, :2], 0,
+                           toy.X_test, toy.y_test)
+    with pytest.raises(ValueError, match="x_z"):
+        exact_contribution(ExactLogisticRegression(), X, y, np.full(4, np.nan), 0,
+                           toy.X_test, toy.y_test)
+    with pytest.raises(ValueError, match="unseen"):
+        exact_contribution(ExactLogisticRegression(), X, y, toy.X_pool[20], 1,
+                           toy.X_test, toy.y_test + 1)
+    with pytest.raises(ValueError, match="misses classes"):
+        exact_contribution(ExactLogisticRegression(), X[y == 0], y[y == 0], toy.X_pool[20], 0,
+                           toy.X_test, toy.y_test, n_classes=2)
