@@ -6,6 +6,7 @@ return the Figure; notebooks and ``scaling-kit reproduce`` save them with
 """
 
 from .aggregate import *  # noqa: F401,F403
+from .comparison import *  # noqa: F401,F403
 from .engine import *  # noqa: F401,F403
 from .estimators import *  # noqa: F401,F403
 from .individual import *  # noqa: F401,F403

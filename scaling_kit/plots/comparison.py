@@ -1,0 +1,1 @@
+"""Figures for the metric comparison ("Which loss?") and the aggregate-individual link."""
