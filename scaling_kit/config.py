@@ -68,6 +68,8 @@ def cache_dir(path: str | os.PathLike | None = None) -> Path:
 
 def save_figure(fig, name: str, directory: str | os.PathLike | None = None) -> Path:
     """Save a matplotlib figure as ``<figures_dir>/<name>.png`` and return the path."""
+    if not name or Path(name).name != name or name in (".", ".."):
+        raise ValueError(f"Figure name must be a plain file name without directories; got {name!r}.")
     out = figures_dir(directory) / f"{name}.png"
     fig.savefig(out, dpi=110, bbox_inches="tight")
     return out

@@ -45,7 +45,7 @@ from pathlib import Path
 import joblib
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from . import exact_engine
 from .learners import ExactLogisticRegression, LogisticProblem, as_learner, augment

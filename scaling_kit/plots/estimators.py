@@ -1,1 +1,182 @@
-"""Figures for the estimators part of the kit."""
+"""Figures for the estimators part of the kit (MATH.md section 4; Covert et al. 2024, Figures 2
+and 8, Appendix C.2)."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+__all__ = [
+    "plot_likelihood_fit",
+    "plot_profile_likelihood",
+    "plot_parameter_recovery",
+    "plot_accuracy_vs_k",
+    "plot_accuracy_vs_samples",
+    "plot_loglinear_noise",
+]
+
+
+def _axes(ax, **kw):
+    if ax is None:
+        fig, ax = plt.subplots(**kw)
+        return fig, ax
+    return ax.figure, ax
+
+
+def plot_likelihood_fit(results, data, point, delta_col="delta", level=0.95, ax=None):
+    """One point's samples, its fitted law ``c k^-alpha`` with a confidence band for the mean
+    (delta method) and the fitted noise band ``+- 2 sigma k^(-beta/2)`` (the paper's Figure 2).
+    """
+    fig, ax = _axes(ax, figsize=(6, 4))
+    rows = data[data["point"] == point]
+    if rows.empty:
+        raise ValueError(f"point {point!r} has no samples in data.")
+    p = results.params_.loc[point]
+    ks = np.geomspace(rows["k"].min(), rows["k"].max(), 100)
+    ax.scatter(rows["k"], rows[delta_col], s=6, alpha=0.35, color="0.4", label="samples")
+    sd = p["sigma"] * ks ** (-p["beta"] / 2)
+    mean = p["c"] * ks ** (-p["alpha"])
+    ax.fill_between(ks, mean - 2 * sd, mean + 2 * sd, color="C0", alpha=0.12,
+                    label=r"noise $\pm 2\sigma k^{-\beta/2}$")
+    if results.cov_ is not None:
+        pred, se = results.predict(ks, return_se=True)
+        z = {0.95: 1.96, 0.9: 1.645, 0.68: 1.0}.get(level, 1.96)
+        m, s = pred.loc[point].to_numpy(), se.loc[point].to_numpy()
+        ax.fill_between(ks, m - z * s, m + z * s, color="C1", alpha=0.4,
+                        label=f"{int(level * 100)}% band of the mean")
+    ax.plot(ks, mean, color="C1", lw=2,
+            label=rf"$c k^{{-\alpha}}$: c={p['c']:.3g}, $\alpha$={p['alpha']:.2f}"
+            + (rf" $\pm$ {p['alpha_se']:.2f}" if np.isfinite(p.get("alpha_se", np.nan)) else ""))
+    ax.axhline(0, color="k", lw=0.5)
+    ax.set_xscale("log")
+    ax.set_xlabel("dataset size k")
+    ax.set_ylabel(r"marginal contribution $\Delta$")
+    ax.set_title(f"Likelihood fit of point {point} ({len(rows)} samples)")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def plot_profile_likelihood(k, delta, alphas=None, betas=None, ax=None):
+    """Left: profile NLL over ``(alpha, beta)`` (``c``, ``sigma`` profiled out in closed form).
+    Right: the profile of ``alpha`` (``beta`` maximized too) with its 95% interval."""
+    from ..laws.likelihood import profile_alpha, profile_nll
+
+    if ax is None:
+        fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(11, 4))
+    else:
+        ax0, ax1 = ax
+        fig = ax0.figure
+    table, (lo, hi) = profile_alpha(k, delta)
+    a_hat = table.loc[table["nll"].idxmin(), "alpha"]
+    b_hat = table.loc[table["nll"].idxmin(), "beta"]
+    alphas = np.linspace(max(0.05, a_hat - 1.5), a_hat + 1.5, 80) if alphas is None else alphas
+    betas = np.linspace(max(0.1, b_hat - 2.5), b_hat + 2.5, 80) if betas is None else betas
+    A, B = np.meshgrid(alphas, betas)
+    Z = profile_nll(k, delta, A, B)
+    levels = Z.min() + np.geomspace(1e-3, max(Z.max() - Z.min(), 1e-2), 15)
+    cs = ax0.contourf(A, B, Z, levels=levels, cmap="viridis_r")
+    fig.colorbar(cs, ax=ax0, label="profile NLL per sample")
+    ax0.plot(a_hat, b_hat, "r*", ms=12, label="MLE")
+    ax0.set_xlabel(r"$\alpha$")
+    ax0.set_ylabel(r"$\beta$")
+    ax0.set_title(r"profile likelihood over $(\alpha, \beta)$")
+    ax0.legend()
+    ax1.plot(table["alpha"], table["deviance"], color="C0")
+    ax1.axhline(3.84, color="k", ls="--", lw=0.8, label=r"$\chi^2_1$ 95% threshold")
+    ax1.axvspan(lo, hi, color="C1", alpha=0.2, label=f"95% interval [{lo:.2f}, {hi:.2f}]")
+    ax1.set_xlabel(r"$\alpha$")
+    ax1.set_ylabel(r"deviance $2n(\mathrm{NLL} - \min)$")
+    ax1.set_title(r"profile of $\alpha$")
+    ax1.set_ylim(0, 12)
+    ax1.legend(fontsize=8)
+    return fig
+
+
+def plot_parameter_recovery(results, true_params, param="alpha", ax=None):
+    """Estimated vs true parameter with +- 2 standard errors (simulated data)."""
+    fig, ax = _axes(ax, figsize=(5, 5))
+    p = results.params_
+    est = p[param].to_numpy()
+    true = np.asarray(true_params[param])
+    se = p.get(f"{param}_se")
+    if se is not None and np.isfinite(se).any():
+        inside = np.abs(est - true) < 2 * se
+        ax.errorbar(true, est, yerr=2 * se, fmt="none", ecolor="0.7", lw=0.6, zorder=1)
+        ax.scatter(true[inside], est[inside], s=8, label=f"true within 2 se ({inside.mean():.0%})")
+        ax.scatter(true[~inside], est[~inside], s=8, color="C3", label="outside")
+    else:
+        ax.scatter(true, est, s=8)
+    lims = [np.nanmin(true), np.nanmax(true)]
+    ax.plot(lims, lims, "k--", lw=0.8)
+    ax.set_xlabel(f"true {param}")
+    ax.set_ylabel(f"estimated {param}")
+    ax.set_title(f"{results.method}: recovery of {param}")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def plot_accuracy_vs_k(accuracy, metric="r2", fit_range=None, ax=None):
+    """Accuracy across points at each k, one line per (estimator, samples); the dotted line
+    marks where the law starts extrapolating (the paper's Figure 8)."""
+    fig, ax = _axes(ax, figsize=(7, 4))
+    for i, ((name, n), grp) in enumerate(accuracy.groupby(["estimator", "n_samples"])):
+        ls = "-" if name == accuracy["estimator"].iloc[0] else "--"
+        ax.plot(grp["k"], grp[metric], ls, marker="o", ms=3, color=f"C{i % 10}",
+                label=f"{name}, {n} samples")
+    if fit_range is not None:
+        ax.axvline(fit_range[1], color="k", ls=":", lw=1)
+        ax.text(fit_range[1], 0.02, " extrapolation", va="bottom", fontsize=8,
+                transform=ax.get_xaxis_transform())
+    ax.set_xscale("log")
+    ax.set_xlabel("dataset size k")
+    ax.set_ylabel({"r2": r"$R^2$", "pearson": "Pearson", "spearman": "Spearman"}[metric])
+    if metric == "r2":
+        ax.set_ylim(max(-0.5, ax.get_ylim()[0]), 1.02)
+    ax.set_title("accuracy of the predicted mean contributions")
+    ax.legend(fontsize=7, ncol=2)
+    return fig
+
+
+def plot_accuracy_vs_samples(accuracy, metric="r2", estimator=None, ax=None):
+    """Convergence: accuracy at each k (one line per k) against samples per point
+    (the paper's Figure 17)."""
+    fig, ax = _axes(ax, figsize=(6, 4))
+    acc = accuracy if estimator is None else accuracy[accuracy["estimator"] == estimator]
+    ks = sorted(acc["k"].unique())
+    cmap = plt.get_cmap("viridis")
+    for i, k in enumerate(ks):
+        grp = acc[acc["k"] == k].groupby("n_samples")[metric].mean()
+        region = acc.loc[acc["k"] == k, "region"].iloc[0]
+        ax.plot(grp.index, grp.to_numpy(), "-" if region == "fit" else "--", marker="o", ms=3,
+                color=cmap(i / max(len(ks) - 1, 1)), label=f"k={k:g} ({region})")
+    ax.set_xscale("log")
+    ax.set_xlabel("samples per point")
+    ax.set_ylabel(metric)
+    if metric == "r2":
+        ax.set_ylim(max(-0.5, ax.get_ylim()[0]), 1.02)
+    ax.set_title("convergence" + (f" ({estimator})" if estimator else ""))
+    ax.legend(fontsize=7)
+    return fig
+
+
+def plot_loglinear_noise(table, ax=None):
+    """Why log-linear fits need many samples: a table with columns ``n_samples`` and
+    ``k`` and ``mean`` of ONE point's estimated means; draws ``log|mean|`` against ``log k``
+    per sample size, open markers where the estimated mean has the wrong sign."""
+    fig, ax = _axes(ax, figsize=(6, 4))
+    for i, (n, grp) in enumerate(table.groupby("n_samples")):
+        wrong = grp["wrong_sign"].to_numpy() if "wrong_sign" in grp else np.zeros(len(grp), bool)
+        ax.plot(grp["k"], np.abs(grp["mean"]), "-", color=f"C{i}", lw=0.8, label=f"{n} per k")
+        ax.scatter(grp["k"][~wrong], np.abs(grp["mean"])[~wrong], color=f"C{i}", s=15)
+        ax.scatter(grp["k"][wrong], np.abs(grp["mean"])[wrong], facecolor="none",
+                   edgecolor=f"C{i}", s=30)
+    if "true" in table:
+        t = table.drop_duplicates("k").sort_values("k")
+        ax.plot(t["k"], np.abs(t["true"]), "k--", label="true mean")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("dataset size k")
+    ax.set_ylabel(r"$|\hat\psi(k)|$ (open: wrong sign)")
+    ax.set_title("log-linear view of sample means")
+    ax.legend(fontsize=8)
+    return fig
