@@ -270,7 +270,7 @@ def learning_curve(
     runner = Parallel(n_jobs=n_jobs, return_as="generator")
     rows = runner(jobs)
     if progress:
-        from tqdm.auto import tqdm
+        from tqdm import tqdm
 
         rows = tqdm(rows, total=len(tasks), desc="learning curve")
     rows = list(rows)

@@ -662,7 +662,7 @@ def point_addition(learner, X_pool, y_pool, X_test, y_test, candidates, scores, 
     total = int(n_repeats) * k0s.size
     bar = None
     if progress:
-        from tqdm.auto import tqdm
+        from tqdm import tqdm
 
         bar = tqdm(total=total, desc="point addition", unit="rep")
     for ki, k in enumerate(k0s):
