@@ -31,6 +31,7 @@ from .validation import (
     decision_boundary_distance,
     fit_loglinear_laws,
     r2_table,
+    run_validation,
 )
 
 __all__ = [
@@ -49,6 +50,7 @@ __all__ = [
     "profile_alpha",
     "profile_nll",
     "r2_table",
+    "run_validation",
     "simulate_contributions",
     "simulate_feature_laws",
     "subsample_contributions",

@@ -44,6 +44,7 @@ __all__ = [
     "alpha_correlation",
     "r2_table",
     "decision_boundary_distance",
+    "run_validation",
 ]
 
 _SIGN_CHANGE_POLICIES = ("flag", "drop", "abs", "raise")
@@ -521,3 +522,30 @@ def decision_boundary_distance(estimator, X, y=None) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         dist = np.where(np.arange(W.shape[0])[None, :] == ref[:, None], np.inf, gaps / norms)
     return dist.min(axis=1)
+
+
+# ------------------------------------------------------------------------------------------
+# the protocol end to end
+# ------------------------------------------------------------------------------------------
+def run_validation(learner, dataset, points, ks, n_samples, *, random_state=0, n_jobs=1,
+                   cache=None, progress=False, **fit_options) -> LogLinearLawResults:
+    """Sample contributions at each k, average them, and fit the log-linear laws.
+
+    The paper's validation protocol (Section 2.1 / 4.1): ``ks`` about 10 log-spaced sizes
+    (paper: 100..1000), ``n_samples`` contributions per (point, k) (paper: 1000 for logistic
+    regression, 5000 for MLP and SVM), true test log loss. ``dataset`` is a
+    :class:`scaling_kit.datasets.Dataset`; ``learner`` anything the engine accepts
+    (:func:`scaling_kit.contributions.sample_contributions`). Extra keyword arguments go to
+    :func:`fit_loglinear_laws`.
+    """
+    from ..contributions import sample_contributions, summarize_contributions
+
+    ks = np.asarray(ks)
+    if ks.ndim != 1 or len(np.unique(ks)) < 3:
+        raise ValueError(f"ks must list at least 3 distinct dataset sizes; got {ks!r}.")
+    df = sample_contributions(
+        learner, dataset.X_pool, dataset.y_pool, dataset.X_test, dataset.y_test, points,
+        k=ks, n_samples=n_samples, random_state=random_state, n_jobs=n_jobs, cache=cache,
+        progress=progress,
+    )
+    return fit_loglinear_laws(summarize_contributions(df), **fit_options)
