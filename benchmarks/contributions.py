@@ -36,7 +36,7 @@ from scaling_kit.learners import ExactLogisticRegression
 CONFIGS = {
     # dataset: (ks, number of points, samples per (point, k))
     "breast_cancer": ((100, 150, 200, 250, 300, 350), 200, 100),
-    "digits": ((100, 200, 400, 600, 800, 1000), 200, 20),
+    "digits": ((100, 200, 400, 600, 800, 1000), 1000, 5),
 }
 
 

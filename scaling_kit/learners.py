@@ -97,6 +97,26 @@ class LogisticProblem:
             flat = flat + self._intercept_vector() * theta[..., :, -1].sum(axis=-1)[..., None]
         return flat
 
+    def objective_and_gradient(self, Xa, y, theta):
+        """Objective and flat gradient from one pass over the data (for quasi-Newton solvers)."""
+        z = self.logits(Xa, theta)
+        flat_theta = theta.reshape(theta.shape[:-2] + (self.size,))
+        if self.m == 1:
+            z1 = z[..., 0]
+            loss = np.sum(np.logaddexp(0.0, z1) - (y == 1) * z1, axis=-1)
+            R = expit(z) - (y[..., None] == 1)
+        else:
+            lp = log_softmax(z, axis=-1)
+            loss = -np.sum(np.take_along_axis(lp, y[..., None], axis=-1)[..., 0], axis=-1)
+            R = np.exp(lp) - (y[..., None] == np.arange(self.K))
+        G = (np.swapaxes(R, -1, -2) @ Xa).reshape(flat_theta.shape) + self.reg * flat_theta
+        value = loss + 0.5 * np.sum(self.reg * flat_theta**2, axis=-1)
+        if self.m > 1:
+            b_sum = theta[..., :, -1].sum(axis=-1)
+            value = value + 0.5 * b_sum**2
+            G = G + self._intercept_vector() * b_sum[..., None]
+        return value, G
+
     def _intercept_vector(self):
         u = np.zeros((self.m, self.d))
         u[:, -1] = 1.0
