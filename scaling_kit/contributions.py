@@ -37,8 +37,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,6 +46,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from . import exact_engine
+from ._io import atomic_save_npz
 from .learners import ExactLogisticRegression, LogisticProblem, as_learner, augment
 from .metrics import check_metrics, losses_from_logp, losses_from_proba
 from .sampling import StratifiedSampler
@@ -352,17 +351,6 @@ def _fingerprint(learner, arrays, options):
     return h.hexdigest()[:20]
 
 
-def _save_atomic(path: Path, arrays: dict):
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.stem, suffix=".tmp.npz")
-    os.close(fd)
-    try:
-        np.savez(tmp, **arrays)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
 def _load(path: Path):
     with np.load(path, allow_pickle=False) as data:
         return {key: data[key] for key in data.files}
@@ -485,7 +473,7 @@ def sample_contributions(learner, X_pool, y_pool, X_test, y_test, points, *, k=N
     for i, res in zip(todo, parallel(jobs)):
         results[i] = res
         if cache_path is not None:
-            _save_atomic(cache_path / f"chunk-{i:06d}.npz", res)
+            atomic_save_npz(cache_path / f"chunk-{i:06d}.npz", res)
         bar.update(res["point"].size)
     bar.close()
 

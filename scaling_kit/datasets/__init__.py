@@ -13,16 +13,14 @@ Offline (bundled with scikit-learn / statsmodels): ``breast_cancer`` (569 rows, 
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass, field
 from importlib import resources
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
+from .._io import atomic_save_npz
 from ..config import cache_dir
 
 __all__ = [
@@ -205,18 +203,6 @@ def load_nmt_curves() -> pd.DataFrame:
     )
 
 
-def _atomic_save_npz(path: Path, **arrays) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp.npz")
-    os.close(fd)
-    try:
-        np.savez_compressed(tmp, **arrays)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
 def load_miniboone(data_home=None, *, fetcher=None):
     """MiniBooNE (OpenML id 41150) as ``(X, y)``, cached to ``<cache>/miniboone.npz``.
 
@@ -243,7 +229,7 @@ def load_miniboone(data_home=None, *, fetcher=None):
     y = np.asarray(y)
     if X.ndim != 2 or y.shape != (X.shape[0],):
         raise ValueError(f"Downloaded MiniBooNE has unexpected shapes X {X.shape}, y {y.shape}.")
-    _atomic_save_npz(path, X=X, y=y)
+    atomic_save_npz(path, {"X": X, "y": y}, compressed=True)
     return X, y
 
 
