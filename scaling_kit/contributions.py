@@ -60,6 +60,7 @@ __all__ = [
 ]
 
 _ENGINE_VERSION = "1"
+BATCH_ELEMENTS = 3e5
 
 
 # ------------------------------------------------------------------------------------------
@@ -282,7 +283,12 @@ def _compute_chunk(chunk, learner, X_pool, y_pool, X_test, y_test, n_classes, me
         by_k = {}
         for rnd in chunk:
             by_k.setdefault(rnd.k, []).append(rnd)
-        batch = max(1, int(2e6 // (problem.size * problem.d * max(rnd.k for rnd in chunk))))
+        # rounds per batch: keep the per-iteration arrays (rounds x k x candidates x classes)
+        # around BATCH_ELEMENTS entries, large enough to amortize Python overhead and small
+        # enough to stay in cache
+        per_round = max(rnd.k for rnd in chunk) * max(
+            max(rnd.points.size for rnd in chunk) * problem.m, problem.size)
+        batch = max(1, int(BATCH_ELEMENTS // per_round))
         for group in by_k.values():
             theta_prev = None
             for start in range(0, len(group), batch):
