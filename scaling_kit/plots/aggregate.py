@@ -3,8 +3,11 @@ forms, the three regions, extrapolation comparisons, and the coin-flip counting 
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
+from functools import partial
+
 import numpy as np
+
+from ._common import axes_or_new
 
 __all__ = [
     "plot_learning_curve",
@@ -18,10 +21,7 @@ __all__ = [
 _METRIC_LABELS = {"cross_entropy": "test cross-entropy (nats)", "error_rate": "test error rate"}
 
 
-def _axes(ax, figsize=(5.5, 4.0)):
-    if ax is None:
-        fig, ax = plt.subplots(figsize=figsize)
-    return ax.figure, ax
+_axes = partial(axes_or_new, figsize=(5.5, 4.0))
 
 
 def _form_label(name, form):

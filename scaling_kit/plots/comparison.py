@@ -6,8 +6,12 @@ Inputs are :class:`scaling_kit.which_loss.MetricComparison` and
 
 from __future__ import annotations
 
+from functools import partial
+
 import matplotlib.pyplot as plt
 import numpy as np
+
+from ._common import axes_or_new
 
 __all__ = [
     "plot_harmful_share",
@@ -21,10 +25,7 @@ _LABELS = {"log_loss": "log loss", "softmax_ce": "softmax CE (reference code)",
            "error": "0-1 error", "brier": "Brier"}
 
 
-def _ax(ax, figsize=(6, 4)):
-    if ax is None:
-        fig, ax = plt.subplots(figsize=figsize)
-    return ax.figure, ax
+_ax = partial(axes_or_new, figsize=(6, 4))
 
 
 def plot_harmful_share(comparison, *, resolved=False, ax=None):

@@ -6,6 +6,8 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
+from ._common import axes_or_new
+
 __all__ = [
     "plot_likelihood_fit",
     "plot_profile_likelihood",
@@ -16,11 +18,7 @@ __all__ = [
 ]
 
 
-def _axes(ax, **kw):
-    if ax is None:
-        fig, ax = plt.subplots(**kw)
-        return fig, ax
-    return ax.figure, ax
+_axes = axes_or_new
 
 
 def plot_likelihood_fit(results, data, point, delta_col="delta", level=0.95, ax=None):

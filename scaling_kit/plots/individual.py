@@ -6,6 +6,8 @@ by model name), as in Covert et al. (ICML 2024), Figures 1, 3, 4 and the alpha-v
 
 from __future__ import annotations
 
+from functools import partial
+
 import matplotlib.pyplot as plt
 import matplotlib.ticker as mticker
 import numpy as np
@@ -13,6 +15,7 @@ import pandas as pd
 from scipy import stats
 
 from ..paper import ALPHA_MODE_RANGE
+from ._common import axes_or_new
 
 __all__ = [
     "plot_validation",
@@ -26,11 +29,7 @@ __all__ = [
 ]
 
 
-def _axes(ax, figsize=(5, 3.6)):
-    if ax is None:
-        fig, ax = plt.subplots(figsize=figsize)
-        return fig, ax
-    return ax.figure, ax
+_axes = partial(axes_or_new, figsize=(5, 3.6))
 
 
 def _as_dict(results, label="model"):

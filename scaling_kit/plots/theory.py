@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import matplotlib.pyplot as plt
 import numpy as np
+
+from ._common import axes_or_new
 
 __all__ = [
     "plot_ols_rates",
@@ -13,10 +17,7 @@ __all__ = [
 ]
 
 
-def _axes(ax, figsize=(5.5, 4.0)):
-    if ax is None:
-        fig, ax = plt.subplots(figsize=figsize)
-    return ax.figure, ax
+_axes = partial(axes_or_new, figsize=(5.5, 4.0))
 
 
 def _abs_with_sign(ax, ks, mean, se, color, label):
