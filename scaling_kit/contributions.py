@@ -47,7 +47,13 @@ from tqdm import tqdm
 
 from . import exact_engine
 from ._io import atomic_save_npz
-from .learners import ExactLogisticRegression, LogisticProblem, as_learner, augment
+from .learners import (
+    ExactLogisticRegression,
+    LogisticProblem,
+    as_learner,
+    augment,
+    call_fit_predict_proba,
+)
 from .metrics import check_metrics, losses_from_logp, losses_from_proba
 from .sampling import StratifiedSampler
 
@@ -135,15 +141,8 @@ def _fit_losses(learner, X_train, y_train, X_test, y_test, n_classes, metrics, r
         logp = exact_engine.test_log_proba(problem, augment(X_test), theta)
         return losses_from_logp(logp, y_test, metrics)
     adapter = as_learner(learner)
-    proba = _call_fit_predict(adapter, X_train, y_train, X_test, n_classes, random_state)
+    proba = call_fit_predict_proba(adapter, X_train, y_train, X_test, n_classes, random_state)
     return losses_from_proba(proba, y_test, metrics)
-
-
-def _call_fit_predict(adapter, X_train, y_train, X_eval, n_classes, random_state):
-    try:
-        return adapter.fit_predict_proba(X_train, y_train, X_eval, n_classes, random_state=random_state)
-    except TypeError:
-        return adapter.fit_predict_proba(X_train, y_train, X_eval, n_classes)
 
 
 def exact_contribution(learner, X_D, y_D, x_z, y_z, X_test, y_test, *, metric="log_loss",
@@ -320,7 +319,7 @@ def _compute_chunk(chunk, learner, X_pool, y_pool, X_test, y_test, n_classes, me
         seed = int(np.random.SeedSequence(entropy, spawn_key=rnd.seed + (7,)).generate_state(1)[0])
         XD, yD = X_pool[D], y_pool[D]
         before = losses_from_proba(
-            _call_fit_predict(adapter, XD, yD, X_test, n_classes, seed), y_test, metrics)
+            call_fit_predict_proba(adapter, XD, yD, X_test, n_classes, seed), y_test, metrics)
         XDz = np.concatenate([np.broadcast_to(XD, (rnd.points.size,) + XD.shape),
                               X_pool[rnd.points][:, None, :]], axis=1)
         yDz = np.concatenate([np.broadcast_to(yD, (rnd.points.size, yD.size)),
@@ -328,7 +327,7 @@ def _compute_chunk(chunk, learner, X_pool, y_pool, X_test, y_test, n_classes, me
         if hasattr(adapter, "fit_predict_proba_batch"):
             proba = adapter.fit_predict_proba_batch(XDz, yDz, X_test, n_classes, random_state=seed)
         else:
-            proba = np.stack([_call_fit_predict(adapter, XDz[i], yDz[i], X_test, n_classes, seed)
+            proba = np.stack([call_fit_predict_proba(adapter, XDz[i], yDz[i], X_test, n_classes, seed)
                               for i in range(rnd.points.size)])
         after = losses_from_proba(proba, y_test, metrics)
         cols["point"].append(rnd.points)

@@ -26,7 +26,13 @@ from scipy.linalg import cho_factor, cho_solve
 from scipy.special import expit, log_softmax
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 
-__all__ = ["ExactLogisticRegression", "SklearnClassifier", "as_learner", "LogisticProblem"]
+__all__ = [
+    "ExactLogisticRegression",
+    "SklearnClassifier",
+    "as_learner",
+    "call_fit_predict_proba",
+    "LogisticProblem",
+]
 
 
 class LogisticProblem:
@@ -341,3 +347,16 @@ def as_learner(learner):
     if hasattr(learner, "fit_predict_proba"):
         return learner
     return SklearnClassifier(learner)
+
+
+def call_fit_predict_proba(adapter, X_train, y_train, X_eval, n_classes, random_state):
+    """``adapter.fit_predict_proba`` with the caller's seed, for adapters that accept one.
+
+    Adapters written before the ``random_state`` argument (signature without it) are called
+    without it; their own randomness is then theirs to control.
+    """
+    try:
+        return adapter.fit_predict_proba(X_train, y_train, X_eval, n_classes,
+                                         random_state=random_state)
+    except TypeError:
+        return adapter.fit_predict_proba(X_train, y_train, X_eval, n_classes)

@@ -43,7 +43,13 @@ from . import exact_engine
 from .aggregate import OffsetPowerLaw, PowerLaw, learning_curve
 from .contributions import check_problem, sample_contributions, summarize_contributions
 from .laws.validation import fit_loglinear_laws
-from .learners import ExactLogisticRegression, LogisticProblem, as_learner, augment
+from .learners import (
+    ExactLogisticRegression,
+    LogisticProblem,
+    as_learner,
+    augment,
+    call_fit_predict_proba,
+)
 from .metrics import METRICS, check_metrics, losses_from_logp, losses_from_proba
 from .sampling import StratifiedSampler
 
@@ -364,11 +370,8 @@ def expected_loss(learner, dataset, k, *, n_datasets=200, metric="log_loss", ran
         else:
             seeds = rng.integers(2**31 - 1, size=n_datasets)
             for D, seed in zip(Ds, seeds):
-                try:
-                    proba = adapter.fit_predict_proba(X_pool[D], y_pool[D], X_test, n_classes,
-                                                      random_state=int(seed))
-                except TypeError:
-                    proba = adapter.fit_predict_proba(X_pool[D], y_pool[D], X_test, n_classes)
+                proba = call_fit_predict_proba(adapter, X_pool[D], y_pool[D], X_test, n_classes,
+                                               int(seed))
                 out = losses_from_proba(proba, y_test, metrics)
                 for m in metrics:
                     vals[m].append(np.atleast_1d(out[m]))
