@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.linalg import cho_factor, cho_solve, lapack
 from scipy.optimize import minimize
-from scipy.special import expit, log_softmax
+from scipy.special import expit
 
 from .learners import LogisticProblem
 
@@ -115,6 +115,24 @@ def _softmax(Z):
     return P
 
 
+def _softmax_classes(Z):
+    """In-place softmax over axis 2 of class-major logits Z (R, k, m, A); returns False (and
+    leaves Z spoiled) if the fast path cannot be used.
+
+    The usual max-shift is skipped: exp(z) / sum exp(z) is exact in floating point as long as
+    nothing overflows or underflows to zero, which logits of a fitted model practically never
+    do. When they would, the caller recomputes the logits and uses the shifted form.
+    """
+    with np.errstate(over="ignore", under="ignore"):
+        np.exp(Z, out=Z)
+    total = Z.sum(axis=2, keepdims=True)
+    if not (np.all(np.isfinite(total)) and total.min() > 1e-300):
+        return False
+    np.reciprocal(total, out=total)
+    Z *= total
+    return True
+
+
 def _residual_and_curvature(problem, Z, y):
     """Loss derivative and curvature w.r.t. logits Z (..., m) for labels y (...)."""
     if problem.m == 1:
@@ -139,12 +157,16 @@ def _gradients(problem, XaD, yD, theta, Xz, yz):
         # contiguous rows (a reduction over a short last axis is several times slower)
         cols = np.ascontiguousarray(theta.transpose(0, 2, 1, 3)).reshape(R_, m * A, d)
         Z = (XaD @ np.swapaxes(cols, 1, 2)).reshape(R_, k, m, A)
-        Z -= Z.max(axis=2, keepdims=True)
-        np.exp(Z, out=Z)
-        Z /= Z.sum(axis=2, keepdims=True)
-        Z -= (yD[:, :, None] == np.arange(problem.K))[..., None]
-        G = (np.swapaxes(Z.reshape(R_, k, m * A), 1, 2) @ XaD).reshape(R_, m, A, d)
-        G = G.transpose(0, 2, 1, 3)
+        if not _softmax_classes(Z):
+            Z = (XaD @ np.swapaxes(cols, 1, 2)).reshape(R_, k, m, A)
+            Z -= Z.max(axis=2, keepdims=True)
+            np.exp(Z, out=Z)
+            Z /= Z.sum(axis=2, keepdims=True)
+        # X^T (P - Y) = X^T P - Y^T X: the label term is the same for every candidate.
+        # (X^T P is faster than P^T X here: the long dimension m * A stays the output's rows.)
+        YX = np.swapaxes(yD[:, :, None] == np.arange(problem.K), 1, 2) @ XaD  # (R, m, d)
+        G = (np.swapaxes(XaD, 1, 2) @ Z.reshape(R_, k, m * A)).reshape(R_, d, m, A)
+        G = G.transpose(0, 3, 2, 1) - YX[:, None]
     Zz = np.einsum("RAmd,RAd->RAm", theta, Xz)
     Rz, Sz = _residual_and_curvature(problem, Zz, yz)
     G += Rz[..., None] * Xz[:, :, None, :]
@@ -169,10 +191,52 @@ def solve_candidates(problem: LogisticProblem, XaD, yD, theta_D, Hinv, Xz, yz, *
     return theta[0], n_iter[0], n_fb
 
 
+class _Anderson:
+    """Type-II Anderson acceleration (Walker & Ni 2011) of a fixed-point map T, batched over
+    the leading axes of the iterates (..., n).
+
+    ``mix(x, f)`` takes the residual ``f = T(x) - x`` and returns the next iterate
+    ``T(x) - sum_j gamma_j (T(x) - T(x_j))``, with gamma minimizing
+    ``|f - sum_j gamma_j (f - f_j)|`` over the last ``memory`` iterates (a small ridge keeps the
+    least-squares problem regular). Histories are ring buffers: the mix does not depend on the
+    order of its columns.
+    """
+
+    def __init__(self, shape, memory=3):
+        self.memory, self.count = memory, 0
+        self.F = np.empty(shape[:-1] + (memory, shape[-1]))
+        self.T = np.empty_like(self.F)
+
+    def mix(self, x, f):
+        image = x + f
+        n = min(self.count, self.memory)
+        if n:
+            dF = f[..., None, :] - self.F[..., :n, :]  # (..., j, n)
+            gram = dF @ np.swapaxes(dF, -1, -2)
+            ridge = np.trace(gram, axis1=-2, axis2=-1)[..., None, None] * 1e-12 + 1e-300
+            gamma = np.linalg.solve(gram + ridge * np.eye(n), dF @ f[..., None])[..., 0]
+            x_new = image * (1.0 - gamma.sum(axis=-1))[..., None] + \
+                (gamma[..., None, :] @ self.T[..., :n, :])[..., 0, :]
+            ok = np.all(np.isfinite(x_new), axis=-1)
+            if not ok.all():
+                x_new = np.where(ok[..., None], x_new, image)
+        else:
+            x_new = image
+        self.F[..., self.count % self.memory, :] = f
+        self.T[..., self.count % self.memory, :] = image
+        self.count += 1
+        return x_new, image
+
+    def take(self, order):
+        """Keep the histories of the iterates ``_take(x, order)`` keeps."""
+        self.F, self.T = _take(self.F, order), _take(self.T, order)
+
+
 def _take(arr, order):
     """Gather along axis 1 with per-round orders (R, A')."""
-    idx = order.reshape(order.shape + (1,) * (arr.ndim - 2))
-    return np.take_along_axis(arr, idx, axis=1)
+    if order.shape[0] == 1:
+        return arr[:, order[0]]
+    return arr[np.arange(order.shape[0])[:, None], order]
 
 
 def solve_candidates_batch(problem: LogisticProblem, XaD, yD, theta_D, Hinv, Xz, yz, valid, *,
@@ -182,22 +246,30 @@ def solve_candidates_batch(problem: LogisticProblem, XaD, yD, theta_D, Hinv, Xz,
 
     Converged candidates leave the active set; each round's active candidates are packed to
     the front so the arrays shrink as the iteration proceeds.
+
+    The preconditioner (``H_D^{-1}`` and the Woodbury terms) is applied in single precision:
+    the chord map's fixed point, grad J_{D+z}(theta) = 0, does not depend on the
+    preconditioner, and the gradient is always evaluated in double precision, so this changes
+    the speed of convergence only (by ~1e-7 relative), never the answer.
     """
     R_, M = Xz.shape[:2]
     m, d = problem.m, problem.d
     md = m * d
+    f32 = np.float32
     theta = np.broadcast_to(theta_D[:, None], (R_, M, m, d)).copy()
     n_iter = np.zeros((R_, M), dtype=np.int64)
-    # V_c = H^{-1} J_c^T (md x m), fixed for the round: J_c = I_m (x) x_c^T.
-    V = (Hinv.reshape(R_, md * m, d) @ np.swapaxes(Xz, 1, 2)).reshape(R_, md, m, M)
-    V = V.transpose(0, 3, 1, 2)  # (R, M, md, m)
-    JV = np.einsum("RMadb,RMd->RMab", V.reshape(R_, M, m, d, m), Xz)
+    # W_c = J_c H^{-1} = (H^{-1} J_c^T)^T (m x md), fixed for the round: J_c = I_m (x) x_c^T;
+    # stored row-wise (R, M, m, md) so that W_c^T w is a sum of contiguous rows.
+    Hsw = Hinv.reshape(R_, m, d, md).transpose(0, 2, 1, 3).reshape(R_, d, m * md)
+    W = (Xz @ Hsw).reshape(R_, M, m, md)
+    del Hsw
+    JV = np.einsum("RMabd,RMd->RMab", W.reshape(R_, M, m, m, d), Xz)  # J_c H^{-1} J_c^T
     eye_m = np.eye(m)
 
     slot = np.broadcast_to(np.arange(M), (R_, M)).copy()  # original index of each column
     live = np.asarray(valid, dtype=bool).copy()
     # Start from the exact minimizer of the quadratic model of J_D around theta_D plus the
-    # candidate's exact loss: theta = theta_D - V r(s), where the candidate's logits s solve
+    # candidate's exact loss: theta = theta_D - W^T r(s), where the candidate's logits s solve
     # the m-dimensional equation s = s0 - JV r(s) (Newton in m dimensions). The remaining error
     # is second order in the shift, so the full iteration below needs fewer passes over D.
     s0 = np.einsum("Rmd,RMd->RMm", theta_D, Xz)
@@ -210,38 +282,28 @@ def solve_candidates_batch(problem: LogisticProblem, XaD, yD, theta_D, Hinv, Xz,
         if np.max(np.abs(ds)) <= 1e-13 * (1.0 + np.max(np.abs(s))):
             break
     r, _ = _residual_and_curvature(problem, s, yz)
-    x = theta.reshape(R_, M, md) - (V @ r[..., None])[..., 0]
+    x = theta.reshape(R_, M, md) - (r[..., None, :] @ W)[..., 0, :]
     if not np.all(np.isfinite(x)):
         x = theta.reshape(R_, M, md).copy()
-    x_hist, f_hist = [], []
-    state = {"V": V, "JV": JV, "Xz": Xz, "yz": yz}
+    Hinv32 = Hinv.astype(f32)
+    state = {"W": W.astype(f32), "JV": JV, "Xz": Xz, "yz": yz}
+    del W
+    anderson = _Anderson(x.shape, memory)
     for it in range(1, max_iter + 1):
         G, Sz = _gradients(problem, XaD, yD, x.reshape(R_, -1, m, d), state["Xz"], state["yz"])
-        u = G @ Hinv
+        u = G.astype(f32) @ Hinv32
         Ju = np.einsum("RAmd,RAd->RAm", u.reshape(R_, -1, m, d), state["Xz"])
         w = np.linalg.solve(eye_m + Sz @ state["JV"], (Sz @ Ju[..., None]))[..., 0]
-        step = u - np.einsum("RApm,RAm->RAp", state["V"], w)
-        f = -step  # fixed-point residual T(x) - x
-        x_new = x + f
-        if f_hist:
-            dF = np.stack([f - fh for fh in f_hist], axis=-1)  # (R, A, md, j)
-            dX = np.stack([x - xh for xh in x_hist], axis=-1)
-            gram = np.swapaxes(dF, -1, -2) @ dF
-            scale = np.trace(gram, axis1=-2, axis2=-1)[..., None, None] * 1e-12 + 1e-300
-            rhs = (np.swapaxes(dF, -1, -2) @ f[..., None])
-            gamma = np.linalg.solve(gram + scale * np.eye(gram.shape[-1]), rhs)
-            x_aa = x_new - ((dX + dF) @ gamma)[..., 0]
-            ok = np.all(np.isfinite(x_aa), axis=-1)
-            x_new = np.where(ok[..., None], x_aa, x_new)
-        x_hist = (x_hist + [x])[-memory:]
-        f_hist = (f_hist + [f])[-memory:]
-        size = np.max(np.abs(step), axis=-1)
+        u -= (w.astype(f32)[..., None, :] @ state["W"])[..., 0, :]
+        f = -u.astype(np.float64)  # fixed-point residual T(x) - x (the negative chord step)
+        x_new, image = anderson.mix(x, f)
+        size = np.max(np.abs(f), axis=-1)
         done = live & (size <= tol * (1.0 + np.max(np.abs(x), axis=-1)))
         rr, cc = np.nonzero(live)
         n_iter[rr, slot[rr, cc]] = it
         rr, cc = np.nonzero(done)
-        # a converged candidate keeps its last chord-corrected point (x + f)
-        theta.reshape(R_, M, md)[rr, slot[rr, cc]] = (x + f)[rr, cc]
+        # a converged candidate keeps its last chord-corrected point T(x) = x + f
+        theta.reshape(R_, M, md)[rr, slot[rr, cc]] = image[rr, cc]
         live &= ~done
         x = x_new
         n_live = live.sum(axis=1)
@@ -250,8 +312,7 @@ def solve_candidates_batch(problem: LogisticProblem, XaD, yD, theta_D, Hinv, Xz,
         if n_live.max() < 0.75 * live.shape[1]:  # pack live candidates to the front, shrink
             order = np.argsort(~live, axis=1, kind="stable")[:, : n_live.max()]
             live, slot, x = _take(live, order), _take(slot, order), _take(x, order)
-            x_hist = [_take(h, order) for h in x_hist]
-            f_hist = [_take(h, order) for h in f_hist]
+            anderson.take(order)
             state = {key: _take(val, order) for key, val in state.items()}
     # fallback: full Newton for the stubborn few (exactness over speed)
     rr, cc = np.nonzero(live)
@@ -266,8 +327,15 @@ def solve_candidates_batch(problem: LogisticProblem, XaD, yD, theta_D, Hinv, Xz,
 
 def test_log_proba(problem: LogisticProblem, Xa_test, theta):
     """Class log-probabilities (..., n_test, K) for parameters theta (..., m, d)."""
-    Z = Xa_test @ np.swapaxes(theta, -1, -2)
+    theta = np.asarray(theta)
     if problem.m == 1:
-        z = Z[..., 0]
+        z = (Xa_test @ np.swapaxes(theta, -1, -2))[..., 0]
         return np.stack([-np.logaddexp(0.0, z), -np.logaddexp(0.0, -z)], axis=-1)
-    return log_softmax(Z, axis=-1)
+    # class-major logits (n_test, m, models): the log-sum-exp over classes then runs over long
+    # contiguous rows (a reduction over a short last axis is several times slower)
+    lead, (m, d) = theta.shape[:-2], theta.shape[-2:]
+    cols = np.moveaxis(theta.reshape(-1, m, d), 1, 0).reshape(-1, d)  # (m * models, d)
+    Z = (Xa_test @ cols.T).reshape(Xa_test.shape[0], m, -1)
+    Z -= Z.max(axis=1, keepdims=True)
+    Z -= np.log(np.exp(Z).sum(axis=1, keepdims=True))
+    return np.moveaxis(Z, 2, 0).reshape(lead + (Xa_test.shape[0], m))
