@@ -178,6 +178,21 @@ def test_engine_gradients_match_the_objective(wine, scale):
         np.testing.assert_allclose(G[0, c], ref, rtol=1e-10, atol=1e-9 * scale)
 
 
+@pytest.mark.parametrize("name", ["digits_small", "breast_cancer"])
+def test_single_precision_hessian(name, request):
+    """The large-problem preconditioner's Hessian (single precision, upper triangle) equals
+    LogisticProblem.hessian to single-precision accuracy."""
+    p = request.getfixturevalue(name)
+    problem = LogisticProblem(p.X_pool.shape[1], p.n_classes, 0.5)
+    Xa = augment(p.X_pool[:80])
+    theta = np.random.default_rng(1).standard_normal((problem.m, problem.d)) * 0.2
+    H32 = exact_engine._hessian_upper32(problem, Xa, theta)
+    assert H32.dtype == np.float32
+    H = problem.hessian(Xa, theta)
+    upper = np.triu_indices(problem.size)
+    np.testing.assert_allclose(H32[upper], H[upper], rtol=1e-4, atol=1e-4 * np.abs(H).max())
+
+
 def test_test_log_proba_matches_log_softmax(wine):
     problem = LogisticProblem(p_features := wine.X_pool.shape[1], 3, 1.0)
     Xa_test = augment(wine.X_test)
