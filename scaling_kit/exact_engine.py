@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.linalg import blas, lapack
 from scipy.optimize import minimize
-from scipy.special import expit
+from scipy.special import expit, logsumexp
 
 from .learners import LogisticProblem
 
@@ -66,32 +66,11 @@ def fit_datasets(problem: LogisticProblem, XaD, yD, theta0=None, tol=1e-13):
     return theta, 0.5 * (Hinv + np.swapaxes(Hinv, -1, -2))
 
 
-def _fit_large(problem, Xa, y, theta0, tol, max_chord=50):
-    """L-BFGS to a loose gradient tolerance, then chord steps with the Hessian there, to
-    machine precision.
-
-    The chord iteration theta <- theta - H0^{-1} grad(theta) has the exact minimizer as its
-    fixed point for any SPD H0; near the optimum it contracts fast. H0^{-1} is also returned as
-    the candidates' preconditioner (which, too, only needs to be close to H_D^{-1}). So H0, its
-    Cholesky factor and its inverse are computed in single precision (twice as fast; the
-    gradient stays in double precision, so the answer is unchanged). Falls back to damped
-    Newton if the chord steps do not converge.
-    """
-    theta = _lbfgs(problem, Xa, y, theta0)
-    factor, info = lapack.spotrf(_hessian_upper32(problem, Xa, theta), lower=0)
-    if info != 0:  # not positive definite in single precision: use double
-        factor, info = lapack.dpotrf(problem.hessian(Xa, theta), lower=0)
-    solve = lapack.spotrs if factor.dtype == np.float32 else lapack.dpotrs
-    for _ in range(max_chord):
-        step, _ = solve(factor, problem.gradient(Xa, y, theta).astype(factor.dtype), lower=0)
-        theta = theta - step.reshape(theta.shape)
-        if np.max(np.abs(step)) <= tol * (1.0 + np.max(np.abs(theta))):
-            break
-    else:
-        theta, info = problem.newton(Xa, y, theta, tol=tol, max_iter=200)
-        if not info["converged"]:
-            raise RuntimeError("Newton's method did not converge on a dataset D.")
-        factor, info = lapack.dpotrf(problem.hessian(Xa, theta), lower=0)
+def _fit_large(problem, Xa, y, theta0, tol):
+    """L-BFGS to a loose gradient tolerance, then :func:`_chord_finish` to machine precision.
+    Returns ``(theta, H0^{-1})``: H0^{-1} (single precision) is also the candidates'
+    preconditioner, which, too, only needs to be close to H_D^{-1}."""
+    theta, factor = _chord_finish(problem, Xa, y, _lbfgs(problem, Xa, y, theta0), tol)
     potri = lapack.spotri if factor.dtype == np.float32 else lapack.dpotri
     inv, info = potri(factor, lower=0)  # inverse from the Cholesky factor (upper triangle)
     if info != 0:
@@ -99,6 +78,36 @@ def _fit_large(problem, Xa, y, theta0, tol, max_chord=50):
     inv = np.triu(inv)
     inv += np.triu(inv, 1).T
     return theta, inv
+
+
+def _chord_finish(problem, Xa, y, theta, tol, max_chord=50):
+    """From a point near the optimum to the exact minimizer: chord steps
+    ``theta <- theta - H0^{-1} grad(theta)`` with the Hessian H0 at the starting point.
+
+    The chord map has the exact minimizer as its fixed point for any SPD H0, and near the
+    optimum it contracts fast. So H0 and its Cholesky factor are computed in single precision
+    (twice as fast; the gradient stays in double precision, so the answer is unchanged). Falls
+    back to damped Newton if the chord steps do not converge. Returns ``(theta, factor)``, the
+    upper Cholesky factor of H0 (single, or double after a fallback).
+    """
+    theta0 = theta
+    factor, info = lapack.spotrf(_hessian_upper32(problem, Xa, theta), lower=0)
+    if info != 0:  # not positive definite in single precision: use double
+        factor, info = lapack.dpotrf(problem.hessian(Xa, theta), lower=0)
+    solve = lapack.spotrs if factor.dtype == np.float32 else lapack.dpotrs
+    for _ in range(max_chord):
+        step, _ = solve(factor, problem.gradient(Xa, y, theta).astype(factor.dtype), lower=0)
+        theta = theta - step.reshape(theta.shape)
+        if np.all(np.isfinite(step)) and \
+                np.max(np.abs(step)) <= tol * (1.0 + np.max(np.abs(theta))):
+            return theta, factor
+        if not np.all(np.isfinite(theta)):
+            break
+    theta, info = problem.newton(Xa, y, theta0, tol=tol, max_iter=200)
+    if not info["converged"]:
+        raise RuntimeError("Newton's method did not converge (ill-conditioned data?).")
+    factor, info = lapack.dpotrf(problem.hessian(Xa, theta), lower=0)
+    return theta, factor
 
 
 def _hessian_upper32(problem, Xa, theta):
@@ -221,41 +230,94 @@ class _Anderson:
     """Type-II Anderson acceleration (Walker & Ni 2011) of a fixed-point map T, batched over
     the leading axes of the iterates (..., n).
 
-    ``mix(x, f)`` takes the residual ``f = T(x) - x`` and returns the next iterate
-    ``T(x) - sum_j gamma_j (T(x) - T(x_j))``, with gamma minimizing
+    ``mix(x, f)`` takes the residual ``f = T(x) - x`` and returns ``(next iterate, T(x))``, the
+    next iterate being ``T(x) - sum_j gamma_j (T(x) - T(x_j))`` with gamma minimizing
     ``|f - sum_j gamma_j (f - f_j)|`` over the last ``memory`` iterates (a small ridge keeps the
-    least-squares problem regular). Histories are ring buffers: the mix does not depend on the
-    order of its columns.
+    least-squares problem regular). Histories are ring buffers (the mix does not depend on the
+    order of its columns), and the Gram matrix of the stored residuals is kept up to date, so
+    the normal equations ``(f - f_i).(f - f_j) = f.f - f.f_i - f.f_j + f_i.f_j`` cost one pass
+    over the history per step.
     """
 
     def __init__(self, shape, memory=3):
         self.memory, self.count = memory, 0
         self.F = np.empty(shape[:-1] + (memory, shape[-1]))
         self.T = np.empty_like(self.F)
+        self.FF = np.zeros(shape[:-1] + (memory, memory))
 
     def mix(self, x, f):
         image = x + f
         n = min(self.count, self.memory)
+        ff = np.einsum("...n,...n->...", f, f)
+        x_new = image
         if n:
-            dF = f[..., None, :] - self.F[..., :n, :]  # (..., j, n)
-            gram = dF @ np.swapaxes(dF, -1, -2)
+            fF = np.einsum("...jn,...n->...j", self.F[..., :n, :], f)
+            gram = ff[..., None, None] - fF[..., :, None] - fF[..., None, :] + self.FF[..., :n, :n]
             ridge = np.trace(gram, axis1=-2, axis2=-1)[..., None, None] * 1e-12 + 1e-300
-            gamma = np.linalg.solve(gram + ridge * np.eye(n), dF @ f[..., None])[..., 0]
-            x_new = image * (1.0 - gamma.sum(axis=-1))[..., None] + \
-                (gamma[..., None, :] @ self.T[..., :n, :])[..., 0, :]
+            gamma = np.linalg.solve(gram + ridge * np.eye(n), (ff[..., None] - fF)[..., None])
+            x_new = image * (1.0 - gamma[..., 0].sum(axis=-1))[..., None] + \
+                np.einsum("...j,...jn->...n", gamma[..., 0], self.T[..., :n, :])
             ok = np.all(np.isfinite(x_new), axis=-1)
             if not ok.all():
                 x_new = np.where(ok[..., None], x_new, image)
-        else:
-            x_new = image
-        self.F[..., self.count % self.memory, :] = f
-        self.T[..., self.count % self.memory, :] = image
+        slot = self.count % self.memory
+        self.F[..., slot, :] = f
+        self.T[..., slot, :] = image
+        if n:
+            self.FF[..., slot, :n] = fF
+            self.FF[..., :n, slot] = fF
+        self.FF[..., slot, slot] = ff
         self.count += 1
         return x_new, image
 
     def take(self, order):
         """Keep the histories of the iterates ``_take(x, order)`` keeps."""
-        self.F, self.T = _take(self.F, order), _take(self.T, order)
+        self.F, self.T, self.FF = _take(self.F, order), _take(self.T, order), _take(self.FF, order)
+
+
+def _model_logits(problem, s0, JV, yz, tol=1e-10, max_iter=50):
+    """Logits s = J_c theta of the minimizer of the quadratic model of J_D around theta_D plus
+    candidate c's exact loss, batched over candidates (..., m).
+
+    In logit space this is the convex problem
+    ``min_s 1/2 (s - s0)^T JV^{-1} (s - s0) + loss(s; y_c)``, JV = J_c H^{-1} J_c^T, solved by
+    Newton's method with a backtracking (Armijo) line search: undamped steps can cycle for
+    candidates whose probabilities saturate.
+    """
+    JVinv = np.linalg.inv(JV)
+    eye = np.eye(s0.shape[-1])
+
+    def phi(s):
+        dev = s - s0
+        quad = 0.5 * np.einsum("...a,...ab,...b->...", dev, JVinv, dev)
+        if problem.m == 1:
+            return quad + np.logaddexp(0.0, s[..., 0]) - (yz == 1) * s[..., 0]
+        return quad + logsumexp(s, axis=-1) - np.take_along_axis(s, yz[..., None], -1)[..., 0]
+
+    s, value = s0.copy(), phi(s0)
+    for _ in range(max_iter):
+        r, S = _residual_and_curvature(problem, s, yz)
+        grad = (JVinv @ (s - s0)[..., None])[..., 0] + r
+        # Newton direction (JV^{-1} + S)^{-1} grad = (I + JV S)^{-1} (s - s0 + JV r)
+        step = np.linalg.solve(eye + JV @ S, (s - s0 + (JV @ r[..., None])[..., 0])[..., None])[..., 0]
+        slope = -np.sum(grad * step, axis=-1)  # directional derivative along -step (<= 0)
+        t = np.ones_like(value)
+        trial = s - step
+        new = phi(trial)
+        # line search only while the Newton decrement is above rounding level
+        bad = ~(new <= value + 1e-4 * slope) & (-slope > 1e-14 * (1.0 + np.abs(value)))
+        for _ in range(40):
+            if not bad.any():
+                break
+            t = np.where(bad, 0.5 * t, t)
+            trial = s - t[..., None] * step
+            new = phi(trial)
+            bad &= ~(new <= value + 1e-4 * t * slope)
+        moved = np.max(np.abs(t[..., None] * step))
+        s, value = trial, new
+        if moved <= tol * (1.0 + np.max(np.abs(s))):
+            break
+    return s
 
 
 def _take(arr, order):
@@ -296,17 +358,9 @@ def solve_candidates_batch(problem: LogisticProblem, XaD, yD, theta_D, Hinv, Xz,
     live = np.asarray(valid, dtype=bool).copy()
     # Start from the exact minimizer of the quadratic model of J_D around theta_D plus the
     # candidate's exact loss: theta = theta_D - W^T r(s), where the candidate's logits s solve
-    # the m-dimensional equation s = s0 - JV r(s) (Newton in m dimensions). The remaining error
-    # is second order in the shift, so the full iteration below needs fewer passes over D.
-    s0 = np.einsum("Rmd,RMd->RMm", theta_D, Xz)
-    s = s0.copy()
-    for _ in range(30):
-        r, S = _residual_and_curvature(problem, s, yz)
-        F = s - s0 + (JV @ r[..., None])[..., 0]
-        ds = np.linalg.solve(eye_m + JV @ S, F[..., None])[..., 0]
-        s = s - ds
-        if np.max(np.abs(ds)) <= 1e-13 * (1.0 + np.max(np.abs(s))):
-            break
+    # an m-dimensional convex problem (:func:`_model_logits`). The remaining error is second
+    # order in the shift, so the full iteration below needs fewer passes over D.
+    s = _model_logits(problem, np.einsum("Rmd,RMd->RMm", theta_D, Xz), JV.astype(float), yz)
     r, _ = _residual_and_curvature(problem, s, yz)
     x = theta.reshape(R_, M, md) - (r[..., None, :] @ W)[..., 0, :]
     if not np.all(np.isfinite(x)):
@@ -338,16 +392,18 @@ def solve_candidates_batch(problem: LogisticProblem, XaD, yD, theta_D, Hinv, Xz,
         if n_live.max() < 0.75 * live.shape[1]:  # pack live candidates to the front, shrink
             order = np.argsort(~live, axis=1, kind="stable")[:, : n_live.max()]
             live, slot, x = _take(live, order), _take(slot, order), _take(x, order)
+            size = _take(size, order)
             anderson.take(order)
             state = {key: _take(val, order) for key, val in state.items()}
-    # fallback: full Newton for the stubborn few (exactness over speed)
+    # the stubborn few (high-leverage points whose own curvature moves the optimum far):
+    # chord steps with their own Hessian at the current iterate, then exact as everywhere
     rr, cc = np.nonzero(live)
-    for r, c in zip(rr, slot[rr, cc]):
+    near = size[rr, cc] <= 1e-4 * (1.0 + np.max(np.abs(x[rr, cc]), axis=-1))
+    for r, c, start, ok in zip(rr, slot[rr, cc], x[rr, cc], near):
         XaDz = np.vstack([XaD[r], Xz[r, c]])
         yDz = np.append(yD[r], yz[r, c])
-        theta[r, c], info = problem.newton(XaDz, yDz, theta_D[r], tol=tol, max_iter=200)
-        if not info["converged"]:
-            raise RuntimeError("Newton fallback did not converge for a candidate point.")
+        start = start.reshape(m, d) if ok else theta_D[r]  # converging: go on from there
+        theta[r, c], _ = _chord_finish(problem, XaDz, yDz, start, tol)
     return theta, n_iter, int(rr.size)
 
 

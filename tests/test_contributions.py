@@ -193,6 +193,27 @@ def test_single_precision_hessian(name, request):
     np.testing.assert_allclose(H32[upper], H[upper], rtol=1e-4, atol=1e-4 * np.abs(H).max())
 
 
+@pytest.mark.parametrize("K", [2, 10])
+def test_model_logits_solve_the_warm_start_problem(K):
+    """The warm start's m-dimensional problem min_s 1/2 (s-s0)' JV^-1 (s-s0) + loss(s; y) is
+    solved to stationarity, also for saturated, badly labelled candidates with strong
+    curvature coupling (where undamped Newton steps cycle)."""
+    problem = LogisticProblem(3, K, 1.0)
+    m = problem.m
+    rng = np.random.default_rng(0)
+    n = 200
+    Q = np.linalg.qr(rng.standard_normal((n, m, m)))[0]
+    lam = np.exp(rng.uniform(np.log(0.1), np.log(300.0), (n, m)))
+    JV = Q @ (lam[..., None] * np.swapaxes(Q, -1, -2))
+    s0 = rng.normal(0.0, 15.0, (n, m))
+    y = rng.integers(0, K, n)
+    s = exact_engine._model_logits(problem, s0, JV, y)
+    r, _ = exact_engine._residual_and_curvature(problem, s, y)
+    grad = np.linalg.solve(JV, (s - s0)[..., None])[..., 0] + r
+    assert np.all(np.isfinite(s))
+    assert np.abs(grad).max() < 1e-8
+
+
 def test_test_log_proba_matches_log_softmax(wine):
     problem = LogisticProblem(p_features := wine.X_pool.shape[1], 3, 1.0)
     Xa_test = augment(wine.X_test)
