@@ -108,6 +108,22 @@ def test_gradient_and_hessian_match_finite_differences(n_classes):
     np.testing.assert_allclose(problem.hessian(Xa, theta), H_num, atol=1e-5)
 
 
+@pytest.mark.parametrize("n_classes", [2, 4])
+def test_objective_and_gradient_in_one_pass(n_classes):
+    """The fused objective/gradient (L-BFGS's callback) equals objective() and gradient(),
+    for one dataset and for a batch of datasets."""
+    rng = np.random.default_rng(2)
+    problem = LogisticProblem(5, n_classes, 0.7)
+    Xa = augment(rng.standard_normal((3, 30, 5)))
+    y = rng.integers(0, n_classes, (3, 30))
+    theta = rng.standard_normal((3, problem.m, problem.d))
+    value, grad = problem.objective_and_gradient(Xa, y, theta)
+    np.testing.assert_allclose(value, problem.objective(Xa, y, theta), rtol=1e-13)
+    np.testing.assert_allclose(grad, problem.gradient(Xa, y, theta), rtol=1e-12, atol=1e-12)
+    v0, g0 = problem.objective_and_gradient(Xa[0], y[0], theta[0])
+    assert np.isclose(v0, value[0], rtol=1e-14) and np.allclose(g0, grad[0], rtol=1e-13)
+
+
 def test_bad_input(toy):
     with pytest.raises(ValueError, match="C must be"):
         ExactLogisticRegression(C=0.0).fit(toy.X_pool, toy.y_pool)
