@@ -33,7 +33,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.linalg import blas, lapack
 from scipy.optimize import minimize
-from scipy.special import expit, logsumexp
+from scipy.special import expit
 
 from .learners import LogisticProblem
 
@@ -296,10 +296,12 @@ def _model_logits(problem, s0, JV, yz, tol=1e-10, max_iter=50):
 
     def phi(s):
         dev = s - s0
-        quad = 0.5 * np.einsum("...a,...ab,...b->...", dev, JVinv, dev)
+        quad = 0.5 * np.sum(dev * (JVinv @ dev[..., None])[..., 0], axis=-1)
         if problem.m == 1:
             return quad + np.logaddexp(0.0, s[..., 0]) - (yz == 1) * s[..., 0]
-        return quad + logsumexp(s, axis=-1) - np.take_along_axis(s, yz[..., None], -1)[..., 0]
+        top = s.max(axis=-1)
+        lse = top + np.log(np.sum(np.exp(s - top[..., None]), axis=-1))
+        return quad + lse - np.take_along_axis(s, yz[..., None], -1)[..., 0]
 
     s, value = s0.copy(), phi(s0)
     for _ in range(max_iter):
