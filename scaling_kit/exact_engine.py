@@ -47,18 +47,21 @@ __all__ = [
 
 
 def fit_dataset(problem: LogisticProblem, XaD, yD, theta0=None, tol=1e-13):
-    """Fit one D by Newton; return ``(theta_D, H_D^{-1})``."""
+    """Fit one D to machine precision; return ``(theta_D, Hinv)`` (see :func:`fit_datasets`)."""
     theta, Hinv = fit_datasets(problem, XaD[None], yD[None],
                                None if theta0 is None else np.asarray(theta0)[None], tol)
     return theta[0], Hinv[0]
 
 
 def fit_datasets(problem: LogisticProblem, XaD, yD, theta0=None, tol=1e-13):
-    """Fit R datasets (R, k, d) at once by Newton; return ``(theta (R, m, d), Hinv (R, md, md))``.
+    """Fit R datasets (R, k, d) to machine precision; return ``(theta (R, m, d), Hinv (R, md, md))``.
 
-    For large parameter counts (multinomial) forming the Hessian dominates, so each dataset is
-    first brought near its optimum by L-BFGS (gradients only, loose tolerance), then chord steps with one
-    Hessian finish to machine precision (:func:`_fit_large`): the same exact minimizer.
+    Small models: batched Newton, and ``Hinv`` is H_D^{-1} at theta_D (double precision). For
+    large parameter counts (multinomial) forming the Hessian dominates, so each dataset is
+    first brought near its optimum by L-BFGS (gradients only, loose tolerance), then chord steps
+    with one Hessian finish to machine precision (:func:`_fit_large`): the same exact minimizer.
+    ``Hinv`` is then the single-precision inverse of that Hessian, near H_D^{-1}: the candidates'
+    preconditioner, whose accuracy affects speed, never the answer.
     """
     if problem.size > 200:
         R = XaD.shape[0]
@@ -222,7 +225,8 @@ def solve_candidates(problem: LogisticProblem, XaD, yD, theta_D, Hinv, Xz, yz, *
                      max_iter=60, memory=3):
     """Exact minimizers of J_{D+z} for M candidates of one D (rows of augmented ``Xz``).
 
-    Returns ``(theta (M, m, d), n_iter (M,), n_newton_fallback)``.
+    Returns ``(theta (M, m, d), n_iter (M,), n_fallback)``; n_fallback counts the candidates
+    finished with their own Hessian after ``max_iter`` chord steps.
     """
     M = Xz.shape[0]
     if M == 0:
