@@ -105,8 +105,12 @@ def _chord_finish(problem, Xa, y, theta, tol, max_chord=50):
     if info != 0:  # not positive definite in single precision: use double
         factor, info = lapack.dpotrf(problem.hessian(Xa, theta), lower=0)
     solve = lapack.spotrs if factor.dtype == np.float32 else lapack.dpotrs
+    noise = problem.gradient_noise(Xa)
     for _ in range(max_chord):
-        step, _ = solve(factor, problem.gradient(Xa, y, theta).astype(factor.dtype), lower=0)
+        grad = problem.gradient(Xa, y, theta)
+        if np.max(np.abs(grad)) <= noise:  # at rounding level (ill-conditioned problems)
+            return theta, factor
+        step, _ = solve(factor, grad.astype(factor.dtype), lower=0)
         theta = theta - step.reshape(theta.shape)
         if np.all(np.isfinite(step)) and \
                 np.max(np.abs(step)) <= tol * (1.0 + np.max(np.abs(theta))):
@@ -385,7 +389,10 @@ def solve_candidates_batch(problem: LogisticProblem, XaD, yD, theta_D, Hinv, Xz,
     if not np.all(np.isfinite(x)):
         x = theta.reshape(R_, M, md).copy()
     Hinv32 = Hinv.astype(f32, copy=False)
-    state = {"W": W.astype(f32, copy=False), "JV": JV, "Xz": Xz, "yz": yz}
+    # rounding level of each candidate's gradient (LogisticProblem.gradient_noise on D + {z})
+    noise = problem.gradient_noise(XaD)[:, None] + \
+        8.0 * np.finfo(float).eps * np.abs(Xz).max(axis=-1)
+    state = {"W": W.astype(f32, copy=False), "JV": JV, "Xz": Xz, "yz": yz, "noise": noise}
     del W
     anderson = _Anderson(x.shape, memory)
     size = np.full(x.shape[:-1], np.inf)
@@ -406,6 +413,8 @@ def solve_candidates_batch(problem: LogisticProblem, XaD, yD, theta_D, Hinv, Xz,
         error = np.where(np.isfinite(prev_size) & (q < 0.5),
                          _ERROR_SAFETY * size * q / (1.0 - q), size)
         done = live & (np.minimum(error, size) <= bound)
+        if it >= 4:  # or the gradient is at rounding level (ill-conditioned problems)
+            done |= live & (np.max(np.abs(G), axis=-1) <= state["noise"])
         rr, cc = np.nonzero(live)
         n_iter[rr, slot[rr, cc]] = it
         rr, cc = np.nonzero(done)

@@ -169,6 +169,12 @@ class LogisticProblem:
             H[..., b[:, None], b[None, :]] += 1.0
         return H
 
+    def gradient_noise(self, Xa):
+        """Rounding level of the gradient for data Xa (..., n, d): a gradient entry sums n terms
+        r_i x_ij with |r_i| <= 1, so its floating-point error is at most about
+        ``eps * sum_i max_j |x_ij|``; a factor 8 covers the regularization terms."""
+        return 8.0 * np.finfo(float).eps * (np.abs(Xa).max(axis=-1).sum(axis=-1) + 1.0)
+
     def newton(self, Xa, y, theta0=None, *, tol=1e-12, max_iter=100):
         """Minimize the objective for one dataset by damped Newton. Returns (theta, info)."""
         theta0 = None if theta0 is None else np.asarray(theta0, dtype=float)[None]
@@ -182,7 +188,10 @@ class LogisticProblem:
         Backtracking (Armijo) line search while the Newton decrement is large; near the
         optimum the full step is taken (there the objective's rounding error, ~1e-16 |f|,
         exceeds the decrease and a line search would stall). A dataset stops when its full
-        Newton step is below ``tol`` relative to its parameters. Returns
+        Newton step is below ``tol`` relative to its parameters, or when its gradient is at
+        rounding level (:meth:`gradient_noise`; in ill-conditioned problems, e.g. weak
+        regularization on unscaled features, rounding noise amplified by H^{-1} keeps the steps
+        above ``tol`` although no further progress is possible). Returns
         ``(theta (R, m, d), n_iter (R,), converged (R,))``.
         """
         R = Xa.shape[0]
@@ -192,6 +201,7 @@ class LogisticProblem:
         converged = np.zeros(R, dtype=bool)
         active = np.arange(R)
         f = self.objective(Xa, y, theta)
+        noise = self.gradient_noise(Xa)
         factor, last_decrement, last_size, last_ratio = None, np.inf, np.inf, np.inf
         for it in range(1, max_iter + 1):
             Xa_a, y_a, th = Xa[active], y[active], theta[active]
@@ -219,9 +229,9 @@ class LogisticProblem:
             theta[active] = th
             f[active] = self.objective(Xa_a, y_a, th)
             n_iter[active] = it
-            done = (t == 1.0) & (
+            done = ((t == 1.0) & (
                 np.max(np.abs(step), axis=(1, 2)) <= tol * (1.0 + np.max(np.abs(th), axis=(1, 2)))
-            )
+            )) | (np.max(np.abs(g), axis=-1) <= noise[active])
             converged[active[done]] = True
             active = active[~done]
             factor = _subset(factor, ~done)

@@ -15,6 +15,7 @@ import torch
 from scipy.special import log_softmax
 from scipy.stats import chisquare, ks_2samp
 from sklearn.base import clone
+from sklearn.datasets import load_digits
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, brier_score_loss, log_loss
@@ -222,6 +223,28 @@ def test_test_log_proba_matches_log_softmax(wine):
     assert lp.shape == (2, 4, Xa_test.shape[0], 3)
     np.testing.assert_allclose(lp, log_softmax(Xa_test @ np.swapaxes(theta, -1, -2), axis=-1),
                                rtol=1e-12, atol=1e-12)
+
+
+def test_ill_conditioned_problem_converges():
+    """Weak regularization on unscaled features (raw digits pixels 0..16, C=100): the Hessian's
+    condition number is ~5e6, so rounding noise amplified by H^-1 keeps Newton and chord steps
+    above 1e-13 relative. Fits must still stop (gradient at rounding level) and the engine must
+    agree with independent Newton refits to the problem's own accuracy (~cond * eps)."""
+    X, y = load_digits(return_X_y=True)
+    D = StratifiedSampler(y, 10).draw(np.random.default_rng(0), 300)
+    problem = LogisticProblem(64, 10, 100.0)
+    Xa = augment(X)
+    theta_D, Hinv = exact_engine.fit_dataset(problem, Xa[D], y[D])
+    assert np.abs(problem.gradient(Xa[D], y[D], theta_D)).max() <= problem.gradient_noise(Xa[D])
+    cand = np.setdiff1d(np.arange(len(y)), D)[:6]
+    theta, n_iter, n_fallback = exact_engine.solve_candidates(problem, Xa[D], y[D], theta_D, Hinv,
+                                                              Xa[cand], y[cand])
+    assert n_fallback < cand.size  # the iteration itself stops, not only the fallback
+    for th, c in zip(theta, cand, strict=True):
+        Dz = np.append(D, c)
+        ref, info = problem.newton(Xa[Dz], y[Dz], theta_D, tol=1e-13, max_iter=200)
+        assert info["converged"]
+        assert np.abs(th - ref).max() <= 1e-8 * (1.0 + np.abs(ref).max())
 
 
 def test_engine_batch_with_padding(wine):
