@@ -215,6 +215,23 @@ def test_model_logits_solve_the_warm_start_problem(K):
     assert np.abs(grad).max() < 1e-8
 
 
+def test_double_precision_fallback_when_single_factorization_fails(digits_small, monkeypatch):
+    """If the single-precision Cholesky factorization of D's Hessian fails (not positive
+    definite after rounding), the fit falls back to double precision with the same answer."""
+    p = digits_small
+    problem = LogisticProblem(p.X_pool.shape[1], p.n_classes, 1.0)
+    Xa = augment(p.X_pool)
+    D = StratifiedSampler(p.y_pool).draw(np.random.default_rng(4), 60)
+    theta_ref, _ = exact_engine.fit_dataset(problem, Xa[D], p.y_pool[D])
+    monkeypatch.setattr(exact_engine.lapack, "spotrf", lambda a, lower=0: (a, 1))
+    theta, Hinv = exact_engine.fit_dataset(problem, Xa[D], p.y_pool[D])
+    assert Hinv.dtype == np.float64
+    np.testing.assert_allclose(theta, theta_ref, atol=1e-10)
+    # the inverse Hessian at the L-BFGS point near theta_D (a preconditioner)
+    np.testing.assert_allclose(Hinv @ problem.hessian(Xa[D], theta), np.eye(problem.size),
+                               atol=5e-2)
+
+
 def test_test_log_proba_matches_log_softmax(wine):
     problem = LogisticProblem(p_features := wine.X_pool.shape[1], 3, 1.0)
     Xa_test = augment(wine.X_test)
