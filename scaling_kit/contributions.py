@@ -295,13 +295,15 @@ def _compute_chunk(chunk, learner, X_pool, y_pool, X_test, y_test, n_classes, me
                 Ds = np.stack([_draw_D(sampler, entropy, rnd.seed, rnd.k, rnd.exclude)
                                for rnd in rounds])
                 XaD, yD = Xa_pool[Ds], y_pool[Ds]
-                theta_D, Hinv = exact_engine.fit_datasets(problem, XaD, yD, theta_prev)
+                theta_D, Hinv = exact_engine.fit_datasets(problem, XaD, yD, theta_prev,
+                                                          tol=learner.tol / 10)
                 theta_prev = theta_D[-1]  # warm start for the next batch of this k
                 M = max(rnd.points.size for rnd in rounds)
                 cand = np.stack([np.resize(rnd.points, M) for rnd in rounds])  # pad by repeating
                 valid = np.arange(M)[None, :] < np.array([rnd.points.size for rnd in rounds])[:, None]
                 theta_z, _, _ = exact_engine.solve_candidates_batch(
-                    problem, XaD, yD, theta_D, Hinv, Xa_pool[cand], y_pool[cand], valid)
+                    problem, XaD, yD, theta_D, Hinv, Xa_pool[cand], y_pool[cand], valid,
+                    tol=learner.tol)
                 before = losses_from_logp(exact_engine.test_log_proba(problem, Xa_test, theta_D),
                                           y_test, metrics)
                 after = losses_from_logp(exact_engine.test_log_proba(problem, Xa_test, theta_z),

@@ -277,7 +277,9 @@ class ExactLogisticRegression(ClassifierMixin, BaseEstimator):
     Parameters
     ----------
     C : inverse regularization strength (as in scikit-learn).
-    tol : relative step-size tolerance of Newton's method.
+    tol : relative step-size tolerance of Newton's method. The fast contribution engine
+        (:func:`scaling_kit.contributions.sample_contributions`) uses it too: candidates D + {z}
+        are solved to ``tol`` and each drawn D to ``tol / 10``.
     max_iter : maximum Newton iterations.
     warm_start : start from the previous ``coef_``/``intercept_`` when refitting.
 

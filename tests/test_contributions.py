@@ -160,6 +160,17 @@ def test_engine_candidates_are_exact_minimizers(name, max_iter, request):
     assert np.all([np.abs(th - theta_D).max() > 1e-2 for th in theta[-3:]])
 
 
+def test_engine_honours_the_learners_tolerance(wine):
+    """ExactLogisticRegression(tol=...) sets the engine's stopping tolerance: a loose one
+    changes the Deltas (slightly), the default one agrees with a tighter one to ~1e-12."""
+    args = dict(points=[0, 1, 2], k=30, n_samples=3, random_state=4)
+    tight = _run(ExactLogisticRegression(tol=1e-14), wine, **args)["delta"].to_numpy()
+    default = _run(ExactLogisticRegression(), wine, **args)["delta"].to_numpy()
+    loose = _run(ExactLogisticRegression(tol=1e-3), wine, **args)["delta"].to_numpy()
+    assert np.abs(default - tight).max() < 1e-11
+    assert 1e-11 < np.abs(loose - tight).max() < 1e-2
+
+
 @pytest.mark.parametrize("scale", [1.0, 500.0])
 def test_engine_gradients_match_the_objective(wine, scale):
     """The engine's batched gradients of J_{D+z} equal LogisticProblem.gradient (stable
