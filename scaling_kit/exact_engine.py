@@ -81,7 +81,7 @@ def _fit_large(problem, Xa, y, theta0, tol):
     Returns ``(theta, H0^{-1})``: H0^{-1} (single precision) is also the candidates'
     preconditioner, which, too, only needs to be close to H_D^{-1}."""
     theta, factor = _chord_finish(problem, Xa, y, _lbfgs(problem, Xa, y, theta0), tol)
-    potri = lapack.spotri if factor.dtype == np.float32 else lapack.dpotri
+    potri, = lapack.get_lapack_funcs(("potri",), (factor,))  # single or double, as the factor
     inv, info = potri(factor, lower=0)  # inverse from the Cholesky factor (upper triangle)
     if info != 0:
         raise RuntimeError("Could not invert the Hessian of D.")
@@ -104,7 +104,7 @@ def _chord_finish(problem, Xa, y, theta, tol, max_chord=50):
     factor, info = lapack.spotrf(_hessian_upper32(problem, Xa, theta), lower=0)
     if info != 0:  # not positive definite in single precision: use double
         factor, info = lapack.dpotrf(problem.hessian(Xa, theta), lower=0)
-    solve = lapack.spotrs if factor.dtype == np.float32 else lapack.dpotrs
+    solve, = lapack.get_lapack_funcs(("potrs",), (factor,))
     noise = problem.gradient_noise(Xa)
     for _ in range(max_chord):
         grad = problem.gradient(Xa, y, theta)
@@ -193,8 +193,17 @@ def _residual_and_curvature(problem, Z, y):
     return R, S
 
 
-def _gradients(problem, XaD, yD, theta, Xz, yz):
-    """Gradients of J_{D+z} at theta (R, A, m, d) for A candidates per round; also S_z."""
+def _label_term(problem, XaD, yD):
+    """Y^T X per round (R, m, d) for the multinomial gradient X^T (P - Y) = X^T P - Y^T X; the
+    same for every candidate and every iteration of a round (None for binary problems)."""
+    if problem.m == 1:
+        return None
+    return np.swapaxes(yD[:, :, None] == np.arange(problem.K), 1, 2) @ XaD
+
+
+def _gradients(problem, XaD, yD, theta, Xz, yz, YX):
+    """Gradients of J_{D+z} at theta (R, A, m, d) for A candidates per round; also S_z.
+    ``YX`` is :func:`_label_term` of the round."""
     R_, A, m, d = theta.shape
     k = XaD.shape[1]
     if m == 1:
@@ -211,9 +220,8 @@ def _gradients(problem, XaD, yD, theta, Xz, yz):
             Z -= Z.max(axis=2, keepdims=True)
             np.exp(Z, out=Z)
             Z /= Z.sum(axis=2, keepdims=True)
-        # X^T (P - Y) = X^T P - Y^T X: the label term is the same for every candidate.
-        # (X^T P is faster than P^T X here: the long dimension m * A stays the output's rows.)
-        YX = np.swapaxes(yD[:, :, None] == np.arange(problem.K), 1, 2) @ XaD  # (R, m, d)
+        # X^T (P - Y) = X^T P - Y^T X. (X^T P is faster than P^T X here: the long dimension
+        # m * A stays the output's rows.)
         G = (np.swapaxes(XaD, 1, 2) @ Z.reshape(R_, k, m * A)).reshape(R_, d, m, A)
         G = G.transpose(0, 3, 2, 1) - YX[:, None]
     Zz = np.einsum("RAmd,RAd->RAm", theta, Xz)
@@ -389,15 +397,15 @@ def solve_candidates_batch(problem: LogisticProblem, XaD, yD, theta_D, Hinv, Xz,
     if not np.all(np.isfinite(x)):
         x = theta.reshape(R_, M, md).copy()
     Hinv32 = Hinv.astype(f32, copy=False)
-    # rounding level of each candidate's gradient (LogisticProblem.gradient_noise on D + {z})
-    noise = problem.gradient_noise(XaD)[:, None] + \
-        8.0 * np.finfo(float).eps * np.abs(Xz).max(axis=-1)
+    noise = problem.gradient_noise(XaD, Xz)  # rounding level of each candidate's gradient
     state = {"W": W.astype(f32, copy=False), "JV": JV, "Xz": Xz, "yz": yz, "noise": noise}
     del W
     anderson = _Anderson(x.shape, memory)
+    YX = _label_term(problem, XaD, yD)
     size = np.full(x.shape[:-1], np.inf)
     for it in range(1, max_iter + 1):
-        G, Sz = _gradients(problem, XaD, yD, x.reshape(R_, -1, m, d), state["Xz"], state["yz"])
+        G, Sz = _gradients(problem, XaD, yD, x.reshape(R_, -1, m, d), state["Xz"], state["yz"],
+                           YX)
         u = G.astype(f32) @ Hinv32
         Ju = np.einsum("RAmd,RAd->RAm", u.reshape(R_, -1, m, d), state["Xz"])
         w = np.linalg.solve(eye_m + Sz @ state["JV"], (Sz @ Ju[..., None]))[..., 0]

@@ -169,11 +169,17 @@ class LogisticProblem:
             H[..., b[:, None], b[None, :]] += 1.0
         return H
 
-    def gradient_noise(self, Xa):
+    def gradient_noise(self, Xa, Xz=None):
         """Rounding level of the gradient for data Xa (..., n, d): a gradient entry sums n terms
         r_i x_ij with |r_i| <= 1, so its floating-point error is at most about
-        ``eps * sum_i max_j |x_ij|``; a factor 8 covers the regularization terms."""
-        return 8.0 * np.finfo(float).eps * (np.abs(Xa).max(axis=-1).sum(axis=-1) + 1.0)
+        ``eps * sum_i max_j |x_ij|``; a factor 8 covers the regularization terms.
+
+        With ``Xz`` (..., M, d), the level for each of the M datasets Xa + {z}: shape (..., M).
+        """
+        level = np.abs(Xa).max(axis=-1).sum(axis=-1) + 1.0
+        if Xz is not None:
+            level = level[..., None] + np.abs(Xz).max(axis=-1)
+        return 8.0 * np.finfo(float).eps * level
 
     def newton(self, Xa, y, theta0=None, *, tol=1e-12, max_iter=100):
         """Minimize the objective for one dataset by damped Newton. Returns (theta, info)."""

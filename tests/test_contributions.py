@@ -182,8 +182,9 @@ def test_engine_gradients_match_the_objective(wine, scale):
     rng = np.random.default_rng(5)
     D, cand = np.arange(40), np.array([50, 51, 52])
     theta = rng.standard_normal((1, cand.size, 3, Xa.shape[1])) * scale
-    G, _ = exact_engine._gradients(problem, Xa[D][None], p.y_pool[D][None], theta,
-                                   Xa[cand][None], p.y_pool[cand][None])
+    XaD, yD = Xa[D][None], p.y_pool[D][None]
+    G, _ = exact_engine._gradients(problem, XaD, yD, theta, Xa[cand][None], p.y_pool[cand][None],
+                                   exact_engine._label_term(problem, XaD, yD))
     assert np.all(np.isfinite(G))
     for c, z in enumerate(cand):
         ref = problem.gradient(Xa[np.append(D, z)], p.y_pool[np.append(D, z)], theta[0, c])
