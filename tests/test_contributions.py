@@ -528,9 +528,8 @@ def test_cache_resume_after_deleting_chunks(tmp_path, toy):
     assert _no_partial_files(tmp_path) == []
 
 
-def test_cache_is_reused_and_keyed(tmp_path, toy, monkeypatch):
-    points = [0, 1, 2, 3]
-    first = _run(ExactLogisticRegression(), toy, points, cache=tmp_path, **CACHE_KW)
+def _count_chunk_computations(monkeypatch):
+    """Wrap contributions._compute_chunk; the returned list grows by one per computed chunk."""
     calls = []
     real = contributions._compute_chunk
 
@@ -539,6 +538,13 @@ def test_cache_is_reused_and_keyed(tmp_path, toy, monkeypatch):
         return real(*args, **kwargs)
 
     monkeypatch.setattr(contributions, "_compute_chunk", counting)
+    return calls
+
+
+def test_cache_is_reused_and_keyed(tmp_path, toy, monkeypatch):
+    points = [0, 1, 2, 3]
+    first = _run(ExactLogisticRegression(), toy, points, cache=tmp_path, **CACHE_KW)
+    calls = _count_chunk_computations(monkeypatch)
     again = _run(ExactLogisticRegression(), toy, points, cache=tmp_path, **CACHE_KW)
     pd.testing.assert_frame_equal(again, first, check_exact=True)
     assert calls == []  # everything came from the cache
@@ -570,13 +576,8 @@ def test_interrupted_run_resumes(tmp_path, toy, monkeypatch):
     assert len(_chunk_files(tmp_path)) == 3
     assert _no_partial_files(tmp_path) == []
 
-    resumed_calls = []
-
-    def counting(*args, **kwargs):
-        resumed_calls.append(1)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(contributions, "_compute_chunk", counting)
+    monkeypatch.setattr(contributions, "_compute_chunk", real)
+    resumed_calls = _count_chunk_computations(monkeypatch)
     resumed = _run(ExactLogisticRegression(), toy, points, cache=tmp_path, **CACHE_KW)
     pd.testing.assert_frame_equal(resumed, reference, check_exact=True)
     n_chunks = len(_chunk_files(tmp_path))
