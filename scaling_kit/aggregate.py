@@ -214,7 +214,9 @@ def learning_curve(
     stratify : order the pool so every prefix is class-proportional and every shard of at
         least K points contains every class (needed for a finite cross-entropy).
     n_jobs, progress : joblib parallelism and a tqdm progress bar. The shard orders are drawn
-        up front from ``random_state``, so results are identical for any ``n_jobs``.
+        up front from ``random_state``, so every ``n_jobs`` fits the same shards; results agree
+        up to the rounding of differently threaded BLAS in worker processes (far below the
+        solver's tolerance).
     """
     X_pool, y_pool, X_test, y_test, name = _unpack_data(data)
     n_classes = int(max(y_pool.max(), y_test.max()) + 1)

@@ -27,9 +27,12 @@ stratification (:mod:`scaling_kit.sampling`).
   a round draws k uniformly and a point not in D is kept with probability
   ``P_min / P(z not in D | k)`` (rejection), which cancels the bias towards small k that
   conditioning on z not in D would otherwise cause.
-* Rounds are planned up front from ``random_state`` and computed in fixed chunks, so results
-  are bitwise identical for any ``n_jobs`` (joblib; switch the backend with
-  ``joblib.parallel_config``). ``cache=DIR`` stores each finished chunk atomically and resumes
+* Rounds are planned up front from ``random_state`` and computed in fixed chunks, so every
+  ``n_jobs`` computes the same datasets with the same seeds (joblib; switch the backend with
+  ``joblib.parallel_config``). Results are identical up to rounding: worker processes may run
+  their BLAS with another thread count than the parent, which changes the order of sums
+  (measured: at most 1.3e-14 in a Delta on digits); a rerun with the same ``n_jobs`` in one
+  process is bitwise identical. ``cache=DIR`` stores each finished chunk atomically and resumes
   an interrupted run. A tqdm bar shows progress.
 """
 
@@ -47,13 +50,8 @@ from tqdm import tqdm
 
 from . import exact_engine
 from ._io import atomic_save_npz
-from .learners import (
-    ExactLogisticRegression,
-    LogisticProblem,
-    as_learner,
-    augment,
-    call_fit_predict_proba,
-)
+from .learners import ExactLogisticRegression, as_learner, call_fit_predict_proba
+from .logistic import LogisticProblem, augment
 from .metrics import check_metrics, losses_from_logp, losses_from_proba
 from .sampling import StratifiedSampler
 

@@ -76,7 +76,10 @@ def test_learning_curve_same_results_for_any_n_jobs_and_arbitrary_sizes(cancer):
     a = learning_curve(est, cancer, sizes=[10, 37, 100], n_seeds=2, random_state=1, n_jobs=1,
                        progress=True)
     b = learning_curve(est, cancer, sizes=[100, 37, 10], n_seeds=2, random_state=1, n_jobs=2)
-    pd.testing.assert_frame_equal(a.table, b.table)
+    # n_jobs=2 fits in worker processes whose BLAS may be threaded differently from the parent's,
+    # so scikit-learn's L-BFGS sees last-bit differences; its iterates follow the same path and the
+    # losses agree far below the solver's own tolerance (tol=1e-4 on the gradient): 1e-8 relative.
+    pd.testing.assert_frame_equal(a.table, b.table, check_exact=False, rtol=1e-8, atol=1e-12)
     assert a.sizes.tolist() == [10, 37, 100]
     c = learning_curve(est, cancer, sizes=[10, 37, 100], n_seeds=2, random_state=2)
     assert not np.allclose(a.table["cross_entropy"], c.table["cross_entropy"])

@@ -23,7 +23,7 @@ so strength is shared across points and ~10 samples a point suffice. Following A
 Numerics: contributions are divided by their root mean square and sizes are centred at the
 geometric mean ``k0`` of all samples; outputs are converted back (``c = c~ s0 k0^alpha``,
 ``sigma = sigma~ s0 k0^(beta/2)``). Output biases start at the medians of per-point MLE fits.
-Everything random flows from ``random_state``; on CPU a fit is bitwise reproducible.
+Everything random flows from ``random_state``; on CPU a rerun of the same fit in one environment is bitwise reproducible.
 """
 
 from __future__ import annotations
