@@ -35,7 +35,7 @@ from scipy.linalg import blas, lapack
 from scipy.optimize import minimize
 from scipy.special import expit
 
-from .learners import LogisticProblem
+from .logistic import LogisticProblem
 
 __all__ = [
     "fit_dataset",

@@ -45,7 +45,7 @@ import statsmodels.api as sm
 from scipy.special import expit
 from scipy.stats import wishart
 
-from .learners import LogisticProblem, augment
+from .logistic import LogisticProblem, augment
 
 __all__ = [
     "GaussianLinearModel",
@@ -655,7 +655,7 @@ def fit_logistic_batch(Xa, y, C, theta0=None, extra=None, *, tol=1e-12, max_iter
 
     Same objective as :class:`scaling_kit.learners.ExactLogisticRegression` (sum of log losses
     + ``||w||^2 / (2C)``, intercept unpenalized), evaluated by
-    :class:`~scaling_kit.learners.LogisticProblem`. ``Xa`` (B, n, p+1) augmented features,
+    :class:`~scaling_kit.logistic.LogisticProblem`. ``Xa`` (B, n, p+1) augmented features,
     ``y`` (B, n) in {0, 1}; ``extra = (xa_z, y_z)`` adds one more point to every dataset (the
     ``D + z`` fit, best warm-started from ``theta0 = theta_D``). Armijo backtracking while the
     Newton decrement is large, full steps near the optimum, until every step is below ``tol``

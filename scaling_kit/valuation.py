@@ -37,7 +37,8 @@ import pandas as pd
 from scipy import special, stats
 
 from .contributions import check_problem, exact_contribution
-from .learners import ExactLogisticRegression, LogisticProblem, as_learner, augment
+from .learners import ExactLogisticRegression, as_learner
+from .logistic import LogisticProblem, augment
 from .sampling import StratifiedSampler, stratified_counts
 
 __all__ = [

@@ -43,13 +43,8 @@ from . import exact_engine
 from .aggregate import OffsetPowerLaw, PowerLaw, learning_curve
 from .contributions import check_problem, sample_contributions, summarize_contributions
 from .laws.validation import fit_loglinear_laws
-from .learners import (
-    ExactLogisticRegression,
-    LogisticProblem,
-    as_learner,
-    augment,
-    call_fit_predict_proba,
-)
+from .learners import ExactLogisticRegression, as_learner, call_fit_predict_proba
+from .logistic import LogisticProblem, augment
 from .metrics import METRICS, check_metrics, losses_from_logp, losses_from_proba
 from .sampling import StratifiedSampler
 

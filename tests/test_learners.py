@@ -9,13 +9,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.naive_bayes import GaussianNB
 from sklearn.svm import SVC
 
-from scaling_kit.learners import (
-    ExactLogisticRegression,
-    LogisticProblem,
-    SklearnClassifier,
-    as_learner,
-    augment,
-)
+from scaling_kit.learners import ExactLogisticRegression, SklearnClassifier, as_learner
+from scaling_kit.logistic import LogisticProblem, augment
 
 
 def _sk(X, y):

@@ -5,7 +5,8 @@ import pytest
 from scipy.special import expit
 from scipy.stats import wishart
 
-from scaling_kit.learners import ExactLogisticRegression, augment
+from scaling_kit.learners import ExactLogisticRegression
+from scaling_kit.logistic import augment
 from scaling_kit.theory import (
     GaussianLinearModel,
     GaussianLogisticModel,
