@@ -158,7 +158,7 @@ def test_the_citation_pattern_reads_every_form_and_flags_missing_numbers(notes):
     assert numbers == [(3, None), (4, 2), (2, None), (3, 6), (5, None), (6, None), (7, None),
                        (1, None), (9, None), (2, 99)]
     assert invalid_numbers(numbers, sections, subsections) == [(9, None), (2, 99)]
-    assert cited_numbers("MATH.md §3 and docs/math.md without a number") == []
+    assert cited_numbers("the notes §3, and docs/math.md without a number") == []
 
 
 def test_every_citation_in_the_repository_names_an_existing_section(notes):
