@@ -87,15 +87,15 @@ def test_learning_curve_same_results_for_any_n_jobs_and_arbitrary_sizes(cancer):
 
 def test_learning_curve_bad_inputs(cancer):
     est = LogisticRegression()
-    with pytest.raises(ValueError, match="integers in"):
+    with pytest.raises(ValueError, match="sizes must be >= 1"):
         learning_curve(est, cancer, sizes=[0, 10])
-    with pytest.raises(ValueError, match="integers in"):
+    with pytest.raises(ValueError, match="sizes must be <= "):
         learning_curve(est, cancer, sizes=[10, 10**7])
     with pytest.raises(ValueError, match="number of classes"):
         learning_curve(est, cancer, sizes=[1, 10])
-    with pytest.raises(ValueError, match="predict_proba"):
+    with pytest.raises(TypeError, match="predict_proba"):
         learning_curve(SVC(), cancer)
-    with pytest.raises(ValueError, match="Dataset or a tuple"):
+    with pytest.raises(TypeError, match="data must be a scaling_kit.datasets.Dataset"):
         learning_curve(est, (cancer.X_pool, cancer.y_pool))
 
 

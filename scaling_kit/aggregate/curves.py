@@ -13,6 +13,8 @@ from joblib import Parallel, delayed
 from sklearn.base import clone
 from sklearn.metrics import log_loss
 
+from .._checks import as_problem, check_int, check_random_state, check_sizes, spawn_seeds
+
 __all__ = ["LearningCurveResult", "learning_curve", "shard_sizes"]
 
 
@@ -21,13 +23,12 @@ def shard_sizes(n_pool: int, *, min_size: int = 1, n_sizes: int | None = None) -
 
     Stops before a size drops below ``min_size`` or after ``n_sizes`` sizes (the largest
     ones are kept). Hestness et al. use fractions 0.1%, 0.2%, 0.4%, ... of the training set
-    (MATH.md Section 1).
+    (docs/math.md §2).
     """
-    n_pool = int(n_pool)
-    if n_pool < 1:
-        raise ValueError(f"n_pool must be a positive integer; got {n_pool}.")
-    if min_size < 1 or min_size > n_pool:
-        raise ValueError(f"min_size must be in [1, n_pool={n_pool}]; got {min_size}.")
+    n_pool = check_int(n_pool, "n_pool", low=1)
+    min_size = check_int(min_size, "min_size", low=1, high=n_pool)
+    if n_sizes is not None:
+        n_sizes = check_int(n_sizes, "n_sizes", low=1)
     sizes = []
     j = 0
     while n_pool // 2**j >= min_size:
@@ -125,13 +126,13 @@ def learning_curve(
     n_seeds: int = 3,
     stratify: bool = True,
     scoring: dict | None = None,
-    random_state: int | None = 0,
+    random_state=None,
     n_jobs: int | None = 1,
     progress: bool = False,
 ) -> LearningCurveResult:
     """Hestness learning curve: test loss of ``estimator`` trained on nested pool shards.
 
-    Protocol (MATH.md Section 1; Hestness et al. 2017, Section 4): for each seed, the pool is
+    Protocol (docs/math.md §2; Hestness et al. 2017, Section 4): for each seed, the pool is
     put in a random order and the training sets are its prefixes (nested shards) of sizes
     ``n_pool / 2^j`` (``sizes=None``) or the given ``sizes`` (any integers); every model is
     scored on the same held-out test set by cross-entropy (mean log loss, nats) and error
@@ -152,39 +153,34 @@ def learning_curve(
         up to the rounding of differently threaded BLAS in worker processes (far below the
         solver's tolerance).
     """
-    X_pool, y_pool, X_test, y_test, name = _unpack_data(data)
-    n_classes = int(max(y_pool.max(), y_test.max()) + 1)
-    if len(np.unique(y_pool)) < n_classes:
-        raise ValueError("The pool must contain every class 0..K-1 that appears in the data.")
+    problem = as_problem(data)
+    X_pool, y_pool, X_test, y_test = problem.X_pool, problem.y_pool, problem.X_test, problem.y_test
+    n_classes, name = problem.n_classes, problem.name
     if not hasattr(estimator, "predict_proba"):
-        raise ValueError(
-            f"{type(estimator).__name__} has no predict_proba; cross-entropy needs class "
-            "probabilities (e.g. use SVC(probability=True))."
+        raise TypeError(
+            f"estimator {type(estimator).__name__} has no predict_proba; cross-entropy needs "
+            "class probabilities (e.g. use SVC(probability=True))."
         )
-    if int(n_seeds) < 1:
-        raise ValueError(f"n_seeds must be >= 1; got {n_seeds}.")
+    n_seeds = check_int(n_seeds, "n_seeds", low=1)
     n_pool = X_pool.shape[0]
     if sizes is None:
         if min_size is None:
             min_size = min(max(2 * n_classes, 8), n_pool)
-        sizes = shard_sizes(n_pool, min_size=int(min_size))
+        sizes = shard_sizes(n_pool, min_size=check_int(min_size, "min_size", low=1))
     else:
-        sizes = np.asarray(sizes)
-        if sizes.ndim != 1 or sizes.size == 0 or not np.all(np.isfinite(sizes)):
-            raise ValueError("sizes must be a non-empty 1-D array of finite integers.")
-        if np.any(sizes != np.round(sizes)) or np.any(sizes < 1) or np.any(sizes > n_pool):
-            raise ValueError(f"sizes must be integers in [1, n_pool={n_pool}]; got {sizes}.")
-        sizes = np.unique(sizes.astype(np.int64))
+        sizes = np.unique(check_sizes(sizes, "sizes", high=n_pool, unique=False))
     if stratify and sizes.min() < n_classes:
         raise ValueError(
-            f"The smallest size {sizes.min()} is below the number of classes {n_classes}; "
-            "every shard must hold each class. Use larger sizes."
+            f"sizes: the smallest size {sizes.min()} is below the number of classes "
+            f"{n_classes}; every shard must hold each class. Use larger sizes."
         )
+    if scoring is not None and (not isinstance(scoring, dict)
+                                or not all(callable(f) for f in scoring.values())):
+        raise TypeError("scoring must be a dict name -> callable(y_true, proba) -> float.")
 
-    seqs = np.random.SeedSequence(random_state).spawn(int(n_seeds))
     orders, est_seeds = [], []
-    for seq in seqs:
-        rng = np.random.default_rng(seq)
+    for seq in spawn_seeds(random_state, n_seeds):
+        rng = check_random_state(seq)
         orders.append(_stratified_order(y_pool, rng) if stratify else rng.permutation(n_pool))
         est_seeds.append(int(rng.integers(2**31 - 1)))
     has_rs = "random_state" in estimator.get_params()
@@ -195,7 +191,7 @@ def learning_curve(
             est.set_params(random_state=est_seeds[seed_idx])
         return est
 
-    tasks = [(s, int(m)) for s in range(int(n_seeds)) for m in sizes]
+    tasks = [(s, int(m)) for s in range(n_seeds) for m in sizes]
     jobs = (
         delayed(_fit_and_score)(
             make(s), X_pool[orders[s][:m]], y_pool[orders[s][:m]], X_test, y_test, n_classes,
@@ -206,7 +202,7 @@ def learning_curve(
     runner = Parallel(n_jobs=n_jobs, return_as="generator")
     rows = runner(jobs)
     if progress:
-        from tqdm import tqdm
+        from tqdm.auto import tqdm
 
         rows = tqdm(rows, total=len(tasks), desc="learning curve")
     rows = list(rows)
@@ -223,30 +219,3 @@ def learning_curve(
         n_test=X_test.shape[0],
         n_classes=n_classes,
     )
-
-
-def _unpack_data(data):
-    if hasattr(data, "X_pool"):
-        parts = (data.X_pool, data.y_pool, data.X_test, data.y_test)
-        name = getattr(data, "name", "dataset")
-    else:
-        try:
-            parts = tuple(data)
-        except TypeError:
-            parts = ()
-        if len(parts) != 4:
-            raise ValueError("data must be a Dataset or a tuple (X_pool, y_pool, X_test, y_test).")
-        name = "arrays"
-    X_pool, y_pool, X_test, y_test = (np.asarray(p) for p in parts)
-    for X, y, what in ((X_pool, y_pool, "pool"), (X_test, y_test, "test")):
-        if X.ndim != 2 or y.ndim != 1 or X.shape[0] != y.shape[0]:
-            raise ValueError(
-                f"{what}: X must be 2-D and y 1-D with as many rows; got {X.shape}, {y.shape}."
-            )
-        if not np.all(np.isfinite(X)):
-            raise ValueError(f"{what} features contain NaN or infinite values.")
-        if y.dtype.kind not in "iu" or y.min() < 0:
-            raise ValueError(f"{what} labels must be integers 0..K-1 (see np.unique).")
-    if X_pool.shape[1] != X_test.shape[1]:
-        raise ValueError("Pool and test features have different numbers of columns.")
-    return X_pool, y_pool.astype(np.int64), X_test, y_test.astype(np.int64), name
