@@ -9,6 +9,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .._checks import check_int, check_number, check_random_state, check_sizes
+from ..results import Summary
 from .forms import PowerLaw
 
 __all__ = ["CoinCurveResult", "coin_learning_curve"]
@@ -30,28 +32,43 @@ class CoinCurveResult:
     fits: dict
     slopes: dict
 
+    @property
+    def params(self) -> pd.Series:
+        """The fitted log-log slopes, by error (theory: -1 squared, -1/2 absolute)."""
+        return pd.Series(self.slopes, dtype=float, name="slope")
+
+    def summary(self) -> Summary:
+        """The slopes with their intervals and the simulated curves
+        (a :class:`scaling_kit.results.Summary`)."""
+        slopes = pd.DataFrame({
+            err: {"slope": fit.params_["b"], "theory": theory,
+                  "lower": fit.conf_int().loc["b", "lower"],
+                  "upper": fit.conf_int().loc["b", "upper"]}
+            for (err, fit), theory in zip(self.fits.items(), (-1.0, -0.5), strict=True)
+        }).T
+        return Summary(title=f"Coin-flip counting model, p = {self.p:g}",
+                       facts={"trials per size": self.n_trials},
+                       tables={"log-log slopes (95% intervals)": slopes, "curves": self.table})
+
 
 def coin_learning_curve(p: float = 0.3, sizes=None, *, n_trials: int = 20000,
-                        random_state: int | None = 0) -> CoinCurveResult:
-    """The counting model of Hestness et al.'s appendix (MATH.md Section 1).
+                        random_state=None) -> CoinCurveResult:
+    """The counting model of Hestness et al.'s appendix (docs/math.md §2).
 
     Estimate a coin's ``p`` by the fraction of heads in ``m`` flips, ``n_trials`` times per
     size: ``E[(p_hat - p)^2] = p(1-p)/m`` (log-log slope -1) while
     ``E|p_hat - p| ~ sqrt(2 p (1-p) / (pi m))`` (slope -1/2): the exponent depends on the error
     measured. Default sizes ``2^4 .. 2^14``.
     """
-    if not 0 < p < 1:
-        raise ValueError(f"p must be strictly between 0 and 1; got {p}.")
-    if int(n_trials) < 2:
-        raise ValueError(f"n_trials must be >= 2; got {n_trials}.")
-    sizes = 2 ** np.arange(4, 15) if sizes is None else np.asarray(sizes)
-    if sizes.ndim != 1 or len(sizes) < 3 or np.any(sizes < 1) or np.any(sizes != np.round(sizes)):
-        raise ValueError("sizes must be at least 3 positive integers.")
-    sizes = np.unique(sizes.astype(np.int64))
-    rng = np.random.default_rng(random_state)
+    p = check_number(p, "p", low=0.0, high=1.0, low_open=True, high_open=True)
+    n_trials = check_int(n_trials, "n_trials", low=2)
+    sizes = 2 ** np.arange(4, 15) if sizes is None else check_sizes(sizes, "sizes", sort=True)
+    if len(sizes) < 3:
+        raise ValueError(f"sizes must hold at least 3 sizes for a slope; got {sizes.tolist()}.")
+    rng = check_random_state(random_state)
     rows = []
     for m in sizes:
-        p_hat = rng.binomial(m, p, size=int(n_trials)) / m
+        p_hat = rng.binomial(m, p, size=n_trials) / m
         k = np.arange(m + 1)
         rows.append({
             "size": int(m),
@@ -67,4 +84,4 @@ def coin_learning_curve(p: float = 0.3, sizes=None, *, n_trials: int = 20000,
         for err in ("squared_error", "absolute_error")
     }
     return CoinCurveResult(p=float(p), n_trials=int(n_trials), table=table, fits=fits,
-                           slopes={k: f.params_["b"] for k, f in fits.items()})
+                           slopes={k: float(f.params_["b"]) for k, f in fits.items()})

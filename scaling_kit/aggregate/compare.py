@@ -11,7 +11,9 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
-from ._fitting import FitError, _check_x
+from .._checks import check_int
+from ..results import Summary
+from ._fitting import FitError, _check_xy
 from .forms import default_forms
 
 __all__ = ["ExtrapolationScore", "FormComparison", "compare_forms", "compare_forms_on_curves",
@@ -40,32 +42,28 @@ class ExtrapolationScore:
 
     @property
     def ok(self) -> bool:
+        """Whether the form was fitted and predicted finite values."""
         return self.status == "ok"
 
 
 def _split(x, y, train, n_holdout):
-    x = _check_x(x, "x (dataset sizes)")
-    y = np.asarray(y, dtype=float)
-    if y.shape != x.shape:
-        raise ValueError(f"x and y must have the same shape; got {x.shape} and {y.shape}.")
-    if not np.all(np.isfinite(y)) or np.any(y <= 0):
-        raise ValueError("y (losses) must be finite and positive.")
+    x, y = _check_xy(x, y, 2, "a split into fitted and held-out sizes")
     if train is not None:
-        train = np.asarray(train, dtype=bool)
+        train = np.asarray(train)
+        if train.dtype.kind != "b":
+            raise TypeError(f"train must be a boolean mask (True = fit); got dtype {train.dtype}.")
         if train.shape != x.shape:
-            raise ValueError("train must be a boolean mask with the shape of x.")
+            raise ValueError(f"train must have the shape of x {x.shape}; got {train.shape}.")
         if train.all() or not train.any():
             raise ValueError("train must leave at least one point for fitting and one held out.")
         if x[train].max() >= x[~train].min():
-            raise ValueError("Held-out sizes must all be larger than the training sizes "
+            raise ValueError("train: held-out sizes must all be larger than the training sizes "
                              "(extrapolation).")
     else:
         n = len(x)
         if n_holdout is None:
             n_holdout = max(1, n // 4)
-        n_holdout = int(n_holdout)
-        if not 1 <= n_holdout < n:
-            raise ValueError(f"n_holdout must be in [1, {n - 1}]; got {n_holdout}.")
+        n_holdout = check_int(n_holdout, "n_holdout", low=1, high=n - 1)
         order = np.argsort(x, kind="stable")
         train = np.ones(n, dtype=bool)
         train[order[-n_holdout:]] = False
@@ -81,6 +79,9 @@ def extrapolation_score(form, x, y, *, train=None, n_holdout=None, name=None,
     points, :class:`FitError`) gets ``status`` = the reason and NaN scores, unless
     ``raise_errors``.
     """
+    if not (hasattr(form, "fit") and hasattr(form, "predict") and hasattr(form, "param_names")):
+        raise TypeError("form must be an unfitted scaling_kit.aggregate form (e.g. PowerLaw()); "
+                        f"got {type(form).__name__}.")
     x, y, train = _split(x, y, train, n_holdout)
     name = name or getattr(form, "display_name", type(form).__name__)
     xt, yt, xh, yh = x[train], y[train], x[~train], y[~train]
@@ -119,6 +120,20 @@ class FormComparison:
         """The form with the smallest held-out log-RMSE, per curve."""
         return self.pivot().idxmin(axis=1)
 
+    def summary(self) -> Summary:
+        """Held-out log-RMSE, relative error and AIC, curves by forms
+        (a :class:`scaling_kit.results.Summary`)."""
+        failed = self.table[self.table["status"] != "ok"]
+        return Summary(
+            title="Scaling-law forms judged by extrapolation to the held-out (largest) sizes",
+            facts={"curves": self.table["curve"].nunique(), "forms": self.table["form"].nunique()},
+            tables={"held-out log-RMSE": self.pivot("holdout_log_rmse"),
+                    "held-out relative error (y_pred / y - 1, mean)":
+                        self.pivot("holdout_rel_error"),
+                    "AIC on the fitted sizes": self.pivot("aic")},
+            notes=[f"{r.form} on {r.curve}: {r.status}" for r in failed.itertuples()],
+        )
+
 
 def compare_forms(x, y, forms=None, *, train=None, n_holdout=None, curve: str = "curve",
                   raise_errors=False) -> FormComparison:
@@ -130,6 +145,9 @@ def compare_forms(x, y, forms=None, *, train=None, n_holdout=None, curve: str = 
     training points), ``status``.
     """
     forms = default_forms() if forms is None else forms
+    if not isinstance(forms, dict) or not forms:
+        raise TypeError("forms must be a non-empty dict name -> unfitted form; got "
+                        f"{type(forms).__name__}.")
     rows, scores = [], {}
     for fname, form in forms.items():
         sc = extrapolation_score(form, x, y, train=train, n_holdout=n_holdout, name=fname,
@@ -156,6 +174,8 @@ def compare_forms_on_curves(frame: pd.DataFrame, forms=None, *, x: str = "exampl
                             n_holdout=None, raise_errors=False) -> FormComparison:
     """:func:`compare_forms` on every curve of a tidy table (e.g. :func:`load_nmt_curves`,
     whose ``training`` column marks the <= 256M points used for fitting)."""
+    if not isinstance(frame, pd.DataFrame):
+        raise TypeError(f"frame must be a tidy DataFrame of curves; got {type(frame).__name__}.")
     missing = [c for c in (x, y, by) if c not in frame.columns]
     if train is not None and train not in frame.columns:
         missing.append(train)

@@ -14,6 +14,7 @@ from sklearn.base import clone
 from sklearn.metrics import log_loss
 
 from .._checks import as_problem, check_int, check_random_state, check_sizes, spawn_seeds
+from ..results import Summary
 
 __all__ = ["LearningCurveResult", "learning_curve", "shard_sizes"]
 
@@ -57,6 +58,7 @@ class LearningCurveResult:
 
     @property
     def sizes(self) -> np.ndarray:
+        """The training-set sizes, increasing."""
         return np.sort(self.table["size"].unique())
 
     def aggregate(self) -> pd.DataFrame:
@@ -73,6 +75,16 @@ class LearningCurveResult:
             raise ValueError(f"Unknown metric {metric!r}; this result has {self.metrics}.")
         means = self.table.groupby("size")[metric].mean()
         return means.index.to_numpy(dtype=float), means.to_numpy(dtype=float)
+
+    def summary(self) -> Summary:
+        """Mean, standard deviation and standard error of every metric by size
+        (a :class:`scaling_kit.results.Summary`)."""
+        return Summary(
+            title=f"Learning curve: {self.estimator} on {self.dataset}",
+            facts={"pool": self.n_pool, "test": self.n_test, "classes": self.n_classes,
+                   "seeds": int(self.table["seed"].nunique())},
+            tables={"by size (over seeds)": self.aggregate()},
+        )
 
     def __repr__(self) -> str:
         return (

@@ -11,10 +11,12 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import brentq
 
+from .._checks import check_number
+
 __all__ = ["DataNeeded", "data_needed"]
 
 
-@dataclass
+@dataclass(frozen=True)
 class DataNeeded:
     """Data needed to reach ``target`` under a fitted form.
 
@@ -55,12 +57,23 @@ def _crossing(fun, lo, hi, n=400):
 
 def data_needed(form, target: float, *, alpha: float = 0.05, current: float | None = None,
                 max_size: float = 1e30) -> DataNeeded:
-    """How much data a fitted form needs to reach ``target`` error (MATH.md Section 1,
-    economics), with an interval from the curve's ``1 - alpha`` confidence band."""
+    """How much data a fitted form needs to reach ``target`` error (docs/math.md §2,
+    economics), with an interval from the curve's ``1 - alpha`` confidence band.
+
+    ``m`` solves ``eps(m) = target`` on ``[1e-6, max_size]`` (grid scan in ``log m``, then
+    Brent); the interval ends solve ``lower(m) = target`` and ``upper(m) = target`` for the
+    pointwise band of :meth:`predict_interval`. ``current`` (the data at hand) gives
+    ``multiplier = m / current``.
+    """
+    if not (hasattr(form, "_check_fitted") and hasattr(type(form), "irreducible_error")):
+        raise TypeError("form must be a fitted scaling_kit.aggregate form; got "
+                        f"{type(form).__name__}.")
     form._check_fitted()
-    target = float(target)
-    if not (np.isfinite(target) and target > 0):
-        raise ValueError(f"target must be a positive finite error; got {target}.")
+    target = check_number(target, "target", low=0.0, low_open=True)
+    alpha = check_number(alpha, "alpha", low=0.0, high=1.0, low_open=True, high_open=True)
+    max_size = check_number(max_size, "max_size", low=1.0, low_open=True)
+    if current is not None:
+        current = check_number(current, "current", low=0.0, low_open=True)
     name = getattr(form, "display_name", type(form).__name__)
     floor = form.irreducible_error
     has_cov = getattr(form, "cov_", None) is not None
@@ -69,7 +82,7 @@ def data_needed(form, target: float, *, alpha: float = 0.05, current: float | No
     lt = math.log(target)
 
     def point(u):
-        return float(form._log_f(form._theta, np.array([math.exp(u)]))[0]) - lt
+        return float(form._log_curve(np.array([math.exp(u)]))[0]) - lt
 
     m = math.exp(_crossing(point, lo, hi)) if target > floor else math.inf
     if has_cov:
@@ -93,7 +106,7 @@ def data_needed(form, target: float, *, alpha: float = 0.05, current: float | No
                "it may be unreachable.")
     else:
         msg = f"About {m:.3g} examples ({1 - alpha:.0%} interval {m_low:.3g} .. {m_high:.3g})."
-    mult = m / float(current) if current is not None else math.nan
+    mult = m / current if current is not None else math.nan
     return DataNeeded(target=target, form=name, m=m, m_low=m_low, m_high=m_high,
                       in_flat_zone=bool(in_flat), irreducible_error=floor,
                       irreducible_error_interval=tuple(floor_ci), multiplier=mult, message=msg)
