@@ -12,7 +12,6 @@ docs/math.md §4 and Covert et al. (ICML 2024), Appendix A (Theorems A.1 and A.2
 from .logistic import (
     GaussianLogisticModel,
     LogisticContributionResult,
-    fit_logistic_batch,
     simulate_logistic_contributions,
 )
 from .ols import (
@@ -34,7 +33,6 @@ __all__ = [
     "OLSContributionResult",
     "SignFlip",
     "SlopeFit",
-    "fit_logistic_batch",
     "fit_loglog_slope",
     "ols_coefficient",
     "ols_expected_contribution",

@@ -1,7 +1,7 @@
 """Theory check for an M-estimator by simulation: L2 logistic regression (Covert et al.
 2024, Theorem A.2).
 
-MATH.md Section 3.
+docs/math.md §4 (M-estimator rates).
 
 **M-estimators** (Theorem A.2), here L2 logistic regression (the objective of
 :class:`scaling_kit.learners.ExactLogisticRegression`) on Gaussian features with a known logistic
@@ -25,14 +25,15 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
+from .._checks import check_array, check_int, check_number, check_random_state, check_sizes
 from ..logistic import LogisticProblem, augment
-from ._inputs import _check_cov, _check_ks, _check_positive_int, _rng
+from ..results import Summary
+from ._inputs import _check_cov, _check_ks
 from .slope import SlopeFit, fit_loglog_slope
 
 __all__ = [
     "GaussianLogisticModel",
     "LogisticContributionResult",
-    "fit_logistic_batch",
     "simulate_logistic_contributions",
 ]
 
@@ -65,9 +66,8 @@ class GaussianLogisticModel:
         if cov.shape != (coef.size, coef.size):
             raise ValueError(f"cov must be ({coef.size}, {coef.size}); got {cov.shape}.")
         object.__setattr__(self, "cov", cov)
-        if not np.isfinite(self.intercept):
-            raise ValueError("intercept must be finite.")
-        n_quad = _check_positive_int(self.n_quad, "n_quad")
+        object.__setattr__(self, "intercept", check_number(self.intercept, "intercept"))
+        n_quad = check_int(self.n_quad, "n_quad", low=1)
         t, w = np.polynomial.hermite_e.hermegauss(n_quad)  # probabilists' Hermite: N(0, 1)
         object.__setattr__(self, "_nodes", (t, w / np.sqrt(2 * np.pi)))
         s = self.intercept + np.sqrt(coef @ cov @ coef) * t
@@ -80,6 +80,7 @@ class GaussianLogisticModel:
 
     @property
     def n_features(self):
+        """Number of features ``p``."""
         return self.coef.size
 
     @property
@@ -89,8 +90,8 @@ class GaussianLogisticModel:
 
     def sample(self, n, random_state=None, size=()):
         """Draw ``n`` points: ``(X (*size, n, p), y (*size, n) in {0, 1})``."""
-        n = _check_positive_int(n, "n")
-        rng = _rng(random_state)
+        n = check_int(n, "n", low=1)
+        rng = check_random_state(random_state)
         shape = tuple(np.atleast_1d(size).astype(int)) if np.size(size) else ()
         X = rng.standard_normal(shape + (n, self.n_features)) @ np.linalg.cholesky(self.cov).T
         y = (rng.random(shape + (n,)) < expit(X @ self.coef + self.intercept)).astype(int)
@@ -124,74 +125,26 @@ class GaussianLogisticModel:
         return H
 
 
-def _batched_hessian(problem, Xa, theta, extra=None):
-    S = problem.curvature(Xa, theta)  # (B, n)
-    H = np.swapaxes(Xa * S[..., None], -1, -2) @ Xa
-    if extra is not None:
-        xa_z = extra[0]
-        sz = problem.curvature(xa_z[None, None, :], theta)[:, 0]  # (B,)
-        H = H + sz[:, None, None] * np.outer(xa_z, xa_z)
-    H[:, np.arange(problem.d), np.arange(problem.d)] += problem.reg
-    return H
+def _fit_batch(problem, Xa, y, theta0, extra=None, *, tol=1e-12, max_iter=100):
+    """Exact fits on a batch of datasets by :meth:`LogisticProblem.newton_batch`.
 
-
-def fit_logistic_batch(Xa, y, C, theta0=None, extra=None, *, tol=1e-12, max_iter=100):
-    """Fit binary L2 logistic regression on a batch of datasets by damped Newton.
-
-    Same objective as :class:`scaling_kit.learners.ExactLogisticRegression` (sum of log losses
-    + ``||w||^2 / (2C)``, intercept unpenalized), evaluated by
-    :class:`~scaling_kit.logistic.LogisticProblem`. ``Xa`` (B, n, p+1) augmented features,
-    ``y`` (B, n) in {0, 1}; ``extra = (xa_z, y_z)`` adds one more point to every dataset (the
-    ``D + z`` fit, best warm-started from ``theta0 = theta_D``). Armijo backtracking while the
-    Newton decrement is large, full steps near the optimum, until every step is below ``tol``
-    relative to the parameters (machine precision). Returns ``theta`` (B, 1, p+1).
+    ``Xa`` (B, n, p+1) augmented features, ``y`` (B, n) in {0, 1}; ``extra = (xa_z, y_z)``
+    appends the point z as one more row of every dataset (the ``D + z`` fit, best warm-started
+    from ``theta0 = theta_D``). Raises if a fit did not converge (a wrong number otherwise).
+    Returns ``theta`` (B, 1, p+1).
     """
-    Xa = np.asarray(Xa, dtype=float)
-    y = np.asarray(y)
-    if Xa.ndim != 3 or y.shape != Xa.shape[:2]:
-        raise ValueError(f"expected Xa (B, n, d) and y (B, n); got {Xa.shape} and {y.shape}.")
-    B, _, d = Xa.shape
-    problem = LogisticProblem(d - 1, 2, C)
-    if theta0 is None:
-        theta = np.zeros((B, 1, d))
-    else:
-        theta = np.array(theta0, dtype=float).reshape(B, 1, d)
     if extra is not None:
-        xz_b = extra[0][None, None, :]
-        yz_b = np.full((B, 1), extra[1])
-
-    def objective(th, idx):
-        f = problem.objective(Xa[idx], y[idx], th)
-        if extra is not None:
-            f = f + problem.loss_sum(xz_b, yz_b[idx], th)
-        return f
-
-    for _ in range(max_iter):
-        g = problem.gradient(Xa, y, theta)
-        if extra is not None:
-            g = g + problem.residual(xz_b, yz_b, theta)[:, 0, :] * extra[0][None, :]
-        H = _batched_hessian(problem, Xa, theta, extra)
-        step = np.linalg.solve(H, g[..., None])[..., 0]  # (B, d)
-        dec = np.einsum("bi,bi->b", g, step)  # Newton decrement squared
-        t = np.ones(B)
-        far = np.flatnonzero(dec > 1e-8)
-        if far.size:  # backtracking only where far from the optimum
-            th_far, st_far, tf = theta[far], step[far][:, None, :], np.ones(far.size)
-            f0 = objective(th_far, far)
-            for _ in range(50):
-                bad = objective(th_far - tf[:, None, None] * st_far, far) > f0 - 1e-4 * tf * dec[far]
-                if not np.any(bad):
-                    break
-                tf = np.where(bad, 0.5 * tf, tf)
-            t[far] = tf
-        theta = theta - t[:, None, None] * step[:, None, :]
-        size = np.max(np.abs(step), axis=1)
-        if np.all((t == 1.0) & (size <= tol * (1.0 + np.max(np.abs(theta[:, 0, :]), axis=1)))):
-            return theta
-    raise RuntimeError(
-        "Newton did not converge in max_iter iterations (separable data?); "
-        "use a smaller C or larger datasets."
-    )
+        xa_z, y_z = extra
+        B = Xa.shape[0]
+        Xa = np.concatenate([Xa, np.broadcast_to(xa_z, (B, 1, Xa.shape[-1]))], axis=1)
+        y = np.concatenate([y, np.full((B, 1), y_z, dtype=y.dtype)], axis=1)
+    theta, _, converged = problem.newton_batch(Xa, y, theta0, tol=tol, max_iter=max_iter)
+    if not np.all(converged):
+        raise RuntimeError(
+            f"Newton did not converge in {max_iter} iterations on {np.sum(~converged)} of "
+            f"{converged.size} datasets (separable data?); use a smaller C or larger datasets."
+        )
+    return theta
 
 
 @dataclass
@@ -212,6 +165,11 @@ class LogisticContributionResult:
         ``n`` i.i.d. points has ``E_V[psi_V] = psi_pop`` and ``Var_V[psi_V] = pointwise_var / n``.
     G : ``grad l(z)^T H^-1 grad l(z)`` at ``theta*``; theory: ``pointwise_var ~ G / k^2``.
     n_datasets, n_pool, C, control_variate.
+    params : DataFrame indexed by ``measured_on`` (``"population"`` and each validation size):
+        the fitted log-log ``slope`` over all ``ks``, its ``slope_se`` (NaN where the mean
+        changes sign) and ``c1``.
+    typical_slope : OLS slope of ``log typical_magnitude(ks)`` on ``log k`` (validation sets as
+        large as the training set).
     """
 
     ks: np.ndarray
@@ -229,6 +187,8 @@ class LogisticContributionResult:
     n_pool: int
     C: float
     control_variate: bool
+    params: pd.DataFrame | None = None
+    typical_slope: float = np.nan
 
     def typical_magnitude(self, n_val):
         """Root-mean-square over random validation sets of size ``n_val`` of ``E_D[Delta_V]``.
@@ -239,8 +199,8 @@ class LogisticContributionResult:
         ``k^-1.5`` when ``n_val`` grows with ``k``: practice sits in between.
         """
         n_val = np.asarray(n_val, dtype=float)
-        if np.any(n_val <= 0):
-            raise ValueError("n_val must be positive.")
+        if not np.all(np.isfinite(n_val)) or np.any(n_val <= 0):
+            raise ValueError(f"n_val must be positive and finite; got {n_val!r}.")
         return np.sqrt(self.population**2 + self.pointwise_var / n_val)
 
     def slope(self, which="population", k_range=None) -> SlopeFit:
@@ -263,25 +223,39 @@ class LogisticContributionResult:
             keep = (self.ks >= k_range[0]) & (self.ks <= k_range[1])
         return fit_loglog_slope(self.ks[keep], mean[keep], se[keep])
 
-    def summary(self):
-        """One row per evaluation: fitted slope (NaN where the mean changes sign) and c_1."""
-        rows = []
+    def _slope_table(self) -> pd.DataFrame:
+        rows = {}
         for which in ["population", *self.validation_sizes.tolist()]:
             try:
                 fit = self.slope(which)
                 slope, se = fit.slope, fit.se
             except ValueError:
                 slope, se = np.nan, np.nan
-            pop = which == "population"
-            rows.append(
-                {
-                    "measured on": "population" if pop else f"fixed V, |V| = {which}",
-                    "slope": slope,
-                    "slope se": se,
-                    "c1 (k^-1 coef.)": 0.0 if pop else float(self.c1[self.validation_sizes == which][0]),
-                }
-            )
-        return pd.DataFrame(rows)
+            c1 = 0.0 if which == "population" else float(
+                self.c1[self.validation_sizes == which][0])
+            rows[which] = {"slope": slope, "slope_se": se, "c1": c1}
+        return pd.DataFrame.from_dict(rows, orient="index").rename_axis("measured_on")
+
+    def summary(self) -> Summary:
+        """One row per evaluation: fitted slope (NaN where the mean changes sign) and c_1
+        (a :class:`scaling_kit.results.Summary`; ``summary().table`` is a plain DataFrame)."""
+        par = self.params
+        table = pd.DataFrame({
+            "measured on": ["population" if w == "population" else f"fixed V, |V| = {w}"
+                            for w in par.index],
+            "slope": par["slope"].to_numpy(),
+            "slope se": par["slope_se"].to_numpy(),
+            "c1 (k^-1 coef.)": par["c1"].to_numpy(),
+        })
+        return Summary(
+            title="Logistic regression: simulated contributions vs Theorem A.2",
+            facts={"ks": ", ".join(str(int(k)) for k in self.ks), "datasets per k":
+                   self.n_datasets, "C": self.C, "control variate": self.control_variate,
+                   "slope of the RMS over random V with |V| = k": self.typical_slope},
+            tables={"slopes": table},
+            notes=["Theory: slope -2 on the population loss, -1 on a fixed validation set; "
+                   "slope is NaN where the mean changes sign."],
+        )
 
 
 def simulate_logistic_contributions(
@@ -302,7 +276,8 @@ def simulate_logistic_contributions(
 
     For each ``k`` and each of ``n_datasets`` datasets ``D`` of size ``k`` drawn from ``model``:
     fit ``theta_D`` (Newton started at ``theta*``) and ``theta_{D+z}`` (warm-started from
-    ``theta_D``) to machine precision with :func:`fit_logistic_batch`, and record
+    ``theta_D``) to machine precision with
+    :meth:`scaling_kit.logistic.LogisticProblem.newton_batch`, and record
     ``Delta = L(theta_D) - L(theta_{D+z})`` for (a) ``L`` = the population log loss
     (:meth:`GaussianLogisticModel.population_loss`) and (b) ``L`` = the mean log loss on a
     fixed validation set ``V`` of each size in ``validation_sizes``: the prefixes of one pool of
@@ -318,27 +293,23 @@ def simulate_logistic_contributions(
     to ``O(k^-2)``.
     """
     if not isinstance(model, GaussianLogisticModel):
-        raise ValueError("model must be a GaussianLogisticModel.")
+        raise TypeError(f"model must be a GaussianLogisticModel; got {type(model).__name__}.")
     p = model.n_features
-    x_z = np.asarray(x_z, dtype=float)
-    if x_z.shape != (p,) or not np.all(np.isfinite(x_z)):
+    x_z = check_array(x_z, "x_z", ndim=1)
+    if x_z.shape != (p,):
         raise ValueError(f"x_z must be a finite vector of length {p}; got shape {x_z.shape}.")
-    if y_z not in (0, 1):
-        raise ValueError(f"y_z must be 0 or 1; got {y_z!r}.")
-    ks = _check_ks(ks, 2 * (p + 1))
-    n_datasets = _check_positive_int(n_datasets, "n_datasets")
-    if n_datasets < 2:
-        raise ValueError("n_datasets must be at least 2 to estimate a standard error.")
-    sizes = np.atleast_1d(np.asarray(validation_sizes))
-    if sizes.size < 1 or np.any(sizes != np.round(sizes)) or np.any(sizes < 1):
-        raise ValueError(f"validation_sizes must be positive integers; got {validation_sizes!r}.")
-    sizes = sizes.astype(int)
-    n_pool = int(sizes.max()) if n_pool is None else _check_positive_int(n_pool, "n_pool")
+    y_z = check_int(y_z, "y_z", low=0, high=1)
+    ks = _check_ks(ks, 2 * (p + 1), "twice the number of parameters, so that the fits exist")
+    n_datasets = check_int(n_datasets, "n_datasets", low=2)
+    sizes = check_sizes(validation_sizes, "validation_sizes").astype(int)
+    n_pool = int(sizes.max()) if n_pool is None else check_int(n_pool, "n_pool", low=1)
     if n_pool < max(sizes.max(), 2):
-        raise ValueError(f"n_pool must be at least max(validation_sizes) = {sizes.max()} and 2.")
-    if not (np.isfinite(C) and C > 0):
-        raise ValueError(f"C must be positive and finite; got {C!r}.")
-    rng = _rng(random_state)
+        raise ValueError(f"n_pool must be at least max(validation_sizes) = {sizes.max()} and 2; "
+                         f"got {n_pool}.")
+    C = check_number(C, "C", low=0.0, low_open=True)
+    if chunk_size is not None:
+        chunk_size = check_int(chunk_size, "chunk_size", low=1)
+    rng = check_random_state(random_state)
 
     problem = LogisticProblem(p, 2, C)
     theta_star = model.theta_star
@@ -368,8 +339,8 @@ def simulate_logistic_contributions(
             X = rng.standard_normal((nb, k, p)) @ chol.T
             y = (rng.random((nb, k)) < expit(X @ model.coef + model.intercept)).astype(int)
             Xa = augment(X)
-            th_d = fit_logistic_batch(Xa, y, C, theta0=np.broadcast_to(theta_star, (nb, 1, p + 1)))
-            th_dz = fit_logistic_batch(Xa, y, C, theta0=th_d, extra=(xa_z, y_z))
+            th_d = _fit_batch(problem, Xa, y, np.broadcast_to(theta_star, (nb, 1, p + 1)))
+            th_dz = _fit_batch(problem, Xa, y, th_d, extra=(xa_z, y_z))
             d_pop = model.population_loss(th_d[:, 0]) - model.population_loss(th_dz[:, 0])
             eta_d, eta_dz = th_d[:, 0] @ Va.T, th_dz[:, 0] @ Va.T  # (nb, N)
             d_v = np.logaddexp(0.0, eta_d) - np.logaddexp(0.0, eta_dz) - yv * (eta_d - eta_dz)
@@ -387,7 +358,7 @@ def simulate_logistic_contributions(
         val[ik] = d_val.mean(axis=0)
         val_se[ik] = d_val.std(axis=0, ddof=1) / np.sqrt(n_datasets)
         pvar[ik] = np.var(f_sum / n_datasets, ddof=1)
-    return LogisticContributionResult(
+    result = LogisticContributionResult(
         ks=ks,
         x_z=x_z,
         y_z=int(y_z),
@@ -404,3 +375,8 @@ def simulate_logistic_contributions(
         C=float(C),
         control_variate=bool(control_variate),
     )
+    result.params = result._slope_table()
+    if len(ks) >= 2:
+        tm = result.typical_magnitude(ks)
+        result.typical_slope = float(np.polyfit(np.log(ks), np.log(tm), 1)[0])
+    return result

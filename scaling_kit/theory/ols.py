@@ -1,6 +1,6 @@
 """Theory check for linear regression by simulation (Covert et al. 2024, Theorem A.1).
 
-MATH.md Section 3.
+docs/math.md §4 (OLS: Sherman-Morrison, leverage and noise terms, sign flip).
 
 **Linear regression** (Theorem A.1). Data ``y = x^T theta + eps`` with ``E[x x^T] = Sigma`` and
 ``Var(eps) = sigma^2``; the loss of a fitted ``theta_hat`` is the population MSE
@@ -30,7 +30,9 @@ import numpy as np
 import pandas as pd
 from scipy.stats import wishart
 
-from ._inputs import _check_cov, _check_ks, _check_positive_int, _rng
+from .._checks import check_array, check_int, check_number, check_random_state
+from ..results import Summary
+from ._inputs import _check_cov, _check_ks
 from .slope import SlopeFit, fit_loglog_slope
 
 __all__ = [
@@ -60,8 +62,8 @@ class GaussianLinearModel:
     def __post_init__(self):
         cov = _check_cov(self.cov)
         object.__setattr__(self, "cov", cov)
-        if not (np.isfinite(self.noise_std) and self.noise_std > 0):
-            raise ValueError(f"noise_std must be positive and finite; got {self.noise_std!r}.")
+        object.__setattr__(self, "noise_std", check_number(self.noise_std, "noise_std", low=0.0,
+                                                           low_open=True))
         coef = np.ones(cov.shape[0]) if self.coef is None else np.asarray(self.coef, dtype=float)
         if coef.shape != (cov.shape[0],) or not np.all(np.isfinite(coef)):
             raise ValueError(f"coef must be finite with shape ({cov.shape[0]},); got {coef.shape}.")
@@ -69,16 +71,18 @@ class GaussianLinearModel:
 
     @property
     def n_features(self):
+        """Number of features ``p``."""
         return self.cov.shape[0]
 
     @property
     def noise_var(self):
+        """``sigma^2``."""
         return float(self.noise_std) ** 2
 
     def sample(self, n, random_state=None):
         """Draw ``n`` points: ``(X (n, p), y (n,))``."""
-        n = _check_positive_int(n, "n")
-        rng = _rng(random_state)
+        n = check_int(n, "n", low=1)
+        rng = check_random_state(random_state)
         X = rng.multivariate_normal(np.zeros(self.n_features), self.cov, size=n)
         return X, X @ self.coef + self.noise_std * rng.standard_normal(n)
 
@@ -144,12 +148,10 @@ def ols_expected_contribution(A, x_z, e_z, cov, noise_std):
     """Exact ``E[Delta | X]`` over the label noise of ``D`` (Covert et al. Theorem A.1).
 
     ``(2 sigma^2 / (1+h) - (e_z^2 + sigma^2 h) / (1+h)^2) * x_z^T A^-1 Sigma A^-1 x_z`` with
-    ``h = x_z^T A^-1 x_z`` (MATH.md Section 3). Shapes as :func:`ols_marginal_contribution`.
+    ``h = x_z^T A^-1 x_z`` (docs/math.md §4). Shapes as :func:`ols_marginal_contribution`.
     """
     A, _, x_z, e_z = _ols_inputs(A, None, x_z, e_z, cov)
-    if not (np.isfinite(noise_std) and noise_std > 0):
-        raise ValueError(f"noise_std must be positive and finite; got {noise_std!r}.")
-    s2 = float(noise_std) ** 2
+    s2 = check_number(noise_std, "noise_std", low=0.0, low_open=True) ** 2
     u = _solve_points(A, x_z)
     h = np.einsum("...mp,mp->...m", u, x_z)
     q = np.einsum("...mp,pq,...mq->...m", u, cov, u)
@@ -157,14 +159,16 @@ def ols_expected_contribution(A, x_z, e_z, cov, noise_std):
 
 
 def ols_coefficient(x_z, e_z, cov, noise_std):
-    """Asymptotic coefficient ``c(z) = (2 sigma^2 - e_z^2) * x_z^T Sigma^-1 x_z`` (E[Delta] ~ c k^-2)."""
+    """Asymptotic coefficient ``c(z) = (2 sigma^2 - e_z^2) * x_z^T Sigma^-1 x_z``:
+    ``E[Delta] ~ c(z) k^-2`` (Covert et al. Theorem A.1; docs/math.md §4)."""
     cov = _check_cov(cov)
-    x_z = np.atleast_2d(np.asarray(x_z, dtype=float))
-    e_z = np.atleast_1d(np.asarray(e_z, dtype=float))
+    s2 = check_number(noise_std, "noise_std", low=0.0, low_open=True) ** 2
+    x_z = check_array(np.atleast_2d(x_z), "x_z")
+    e_z = check_array(np.atleast_1d(e_z), "e_z", ndim=1)
     if x_z.shape[1] != cov.shape[0] or e_z.shape != (x_z.shape[0],):
         raise ValueError(f"x_z must be (m, {cov.shape[0]}) and e_z (m,); got {x_z.shape}, {e_z.shape}.")
     lev = np.einsum("mp,mp->m", x_z, np.linalg.solve(cov, x_z.T).T)
-    return (2.0 * float(noise_std) ** 2 - e_z**2) * lev
+    return (2.0 * s2 - e_z**2) * lev
 
 
 def ols_refit_contribution(X, y, x_z, y_z, model: GaussianLinearModel):
@@ -172,9 +176,12 @@ def ols_refit_contribution(X, y, x_z, y_z, model: GaussianLinearModel):
 
     Slow, one dataset, for checking :func:`ols_marginal_contribution`.
     """
-    X = np.asarray(X, dtype=float)
-    y = np.asarray(y, dtype=float)
-    x_z = np.asarray(x_z, dtype=float)
+    if not isinstance(model, GaussianLinearModel):
+        raise TypeError(f"model must be a GaussianLinearModel; got {type(model).__name__}.")
+    X = check_array(X, "X")
+    y = check_array(y, "y", ndim=1)
+    x_z = check_array(x_z, "x_z", ndim=1)
+    y_z = check_number(y_z, "y_z")
     if X.ndim != 2 or y.shape != (X.shape[0],) or x_z.shape != (X.shape[1],):
         raise ValueError(f"expected X (k, p), y (k,), x_z (p,); got {X.shape}, {y.shape}, {x_z.shape}.")
     if X.shape[0] < X.shape[1]:
@@ -200,6 +207,8 @@ def _ols_inputs(A, b, x_z, e_z, cov):
         b = np.asarray(b, dtype=float)
         if b.shape != A.shape[:-1]:
             raise ValueError(f"b must have shape {A.shape[:-1]}; got {b.shape}.")
+        if not np.all(np.isfinite(b)):
+            raise ValueError("b contains NaN or infinite values.")
     x_z = np.atleast_2d(np.asarray(x_z, dtype=float))
     e_z = np.atleast_1d(np.asarray(e_z, dtype=float))
     if x_z.ndim != 2 or x_z.shape[1] != p or e_z.shape != (x_z.shape[0],):
@@ -240,6 +249,10 @@ class OLSContributionResult:
         expectation given the design) and its standard error.
     asymptotic : (n_k, m) ``c(z) k^-2``; coefficient (m,) ``c(z)``.
     n_datasets : datasets per size.
+    params : DataFrame indexed by point: the fitted log-log ``slope`` of the simulated means
+        and its ``slope_se``, and ``exact_slope``, ``exact_slope_se`` of the exact expectations
+        (:func:`~scaling_kit.theory.slope.fit_loglog_slope` over all ``ks``; NaN where the mean
+        changes sign or fewer than 3 sizes were simulated), ``coefficient`` ``c(z)``.
     """
 
     ks: np.ndarray
@@ -256,6 +269,7 @@ class OLSContributionResult:
     coefficient: np.ndarray
     n_datasets: int
     design: str
+    params: pd.DataFrame
 
     def slope(self, point=0, which="simulated") -> SlopeFit:
         """Log-log slope of the mean contribution of ``point`` over ``ks``.
@@ -294,41 +308,39 @@ class OLSContributionResult:
         exact = e2[i] + x1 * (e2[j] - e2[i]) / (x1 - x2)
         return SignFlip(int(self.ks[k_index]), float(root), se, float(exact))
 
-    def to_frame(self):
-        """Tidy table: one row per (k, point)."""
-        n_k, m = self.mean.shape
-        return pd.DataFrame(
-            {
-                "k": np.repeat(self.ks, m),
-                "point": np.tile(np.arange(m), n_k),
-                "leverage": np.tile(self.leverage, n_k),
-                "residual2_over_sigma2": np.tile(self.e_z**2 / self.noise_var, n_k),
-                "mean": self.mean.ravel(),
-                "se": self.se.ravel(),
-                "exact": self.exact.ravel(),
-                "asymptotic": self.asymptotic.ravel(),
-            }
+    def summary(self) -> Summary:
+        """Per point: leverage, ``e_z^2 / sigma^2``, ``c(z)``, fitted slopes and ``k^2`` times the
+        mean at the largest k (a :class:`scaling_kit.results.Summary`; the numbers are in
+        ``params`` too)."""
+        table = self.params.copy()
+        table.insert(0, "e2/sigma2", self.e_z**2 / self.noise_var)
+        table.insert(0, "leverage", self.leverage)
+        table[f"k^2 mean @k={self.ks[-1]}"] = self.mean[-1] * float(self.ks[-1]) ** 2
+        return Summary(
+            title="OLS: simulated marginal contributions vs Theorem A.1 (E[Delta] ~ c(z) k^-2)",
+            facts={"ks": ", ".join(str(int(k)) for k in self.ks),
+                   "datasets per k": self.n_datasets, "design": self.design,
+                   "sigma^2": self.noise_var},
+            tables={"per point": table},
+            notes=["slope is NaN where the mean changes sign over ks (no power law in |mean|)."],
         )
 
-    def summary(self):
-        rows = []
-        for j in range(self.mean.shape[1]):
+
+def _slope_table(ks, mean, se, exact, exact_se):
+    """Per point: WLS log-log slopes of the simulated means and of the exact expectations
+    (NaN where a fit is impossible: fewer than 3 sizes, or a sign change)."""
+    rows = []
+    for j in range(mean.shape[1]):
+        row = {}
+        for prefix, m, e in (("", mean[:, j], se[:, j]), ("exact_", exact[:, j], exact_se[:, j])):
             try:
-                fit = self.slope(j)
-                slope, se = fit.slope, fit.se
+                fit = fit_loglog_slope(ks, m, e)
+                row[prefix + "slope"], row[prefix + "slope_se"] = fit.slope, fit.se
             except ValueError:
-                slope, se = np.nan, np.nan
-            rows.append(
-                {
-                    "leverage": self.leverage[j],
-                    "e2/sigma2": self.e_z[j] ** 2 / self.noise_var,
-                    "c(z)": self.coefficient[j],
-                    "slope": slope,
-                    "slope se": se,
-                    f"k^2 mean @k={self.ks[-1]}": self.mean[-1, j] * self.ks[-1] ** 2,
-                }
-            )
-        return pd.DataFrame(rows)
+                row[prefix + "slope"], row[prefix + "slope_se"] = np.nan, np.nan
+        rows.append(row)
+    return pd.DataFrame(rows, columns=["slope", "slope_se", "exact_slope", "exact_slope_se"]
+                        ).rename_axis("point")
 
 
 def simulate_ols_contributions(
@@ -362,7 +374,7 @@ def simulate_ols_contributions(
     the relative Monte Carlo error stays ``O(n_datasets^-1/2)`` at every ``k``.
     """
     if not isinstance(model, GaussianLinearModel):
-        raise ValueError("model must be a GaussianLinearModel.")
+        raise TypeError(f"model must be a GaussianLinearModel; got {type(model).__name__}.")
     p = model.n_features
     x_z = np.atleast_2d(np.asarray(x_z, dtype=float))
     e_z = np.atleast_1d(np.asarray(e_z, dtype=float))
@@ -370,13 +382,13 @@ def simulate_ols_contributions(
         raise ValueError(f"x_z must be (m, {p}) and e_z (m,); got {x_z.shape} and {e_z.shape}.")
     if not (np.all(np.isfinite(x_z)) and np.all(np.isfinite(e_z))):
         raise ValueError("x_z and e_z must be finite.")
-    ks = _check_ks(ks, p + 1)
-    n_datasets = _check_positive_int(n_datasets, "n_datasets")
-    if n_datasets < 2:
-        raise ValueError("n_datasets must be at least 2 to estimate a standard error.")
+    ks = _check_ks(ks, p + 1, "OLS on D needs k > p")
+    n_datasets = check_int(n_datasets, "n_datasets", low=2)
     if design is not None and not callable(design):
-        raise ValueError("design must be None (Gaussian) or a callable design(rng, k) -> X (k, p).")
-    rng = _rng(random_state)
+        raise TypeError("design must be None (Gaussian) or a callable design(rng, k) -> X (k, p).")
+    if chunk_size is not None:
+        chunk_size = check_int(chunk_size, "chunk_size", low=1)
+    rng = check_random_state(random_state)
     m = x_z.shape[0]
     s = model.noise_std
     mean = np.empty((len(ks), m))
@@ -388,7 +400,7 @@ def simulate_ols_contributions(
         if chunk_size is None:
             chunk = n_datasets if design is None else max(1, min(n_datasets, 2_000_000 // (k * p)))
         else:
-            chunk = _check_positive_int(chunk_size, "chunk_size")
+            chunk = chunk_size
         deltas, expects = [], []
         for start in range(0, n_datasets, chunk):
             nb = min(chunk, n_datasets - start)
@@ -415,6 +427,7 @@ def simulate_ols_contributions(
         exact[ik] = expect.mean(axis=0)
         exact_se[ik] = expect.std(axis=0, ddof=1) / np.sqrt(n_datasets)
     coefficient = ols_coefficient(x_z, e_z, model.cov, s)
+    params = _slope_table(ks, mean, se, exact, exact_se).assign(coefficient=coefficient)
     return OLSContributionResult(
         ks=ks,
         x_z=x_z,
@@ -430,4 +443,5 @@ def simulate_ols_contributions(
         coefficient=coefficient,
         n_datasets=n_datasets,
         design="gaussian (Wishart)" if design is None else "user design",
+        params=params,
     )
