@@ -1,11 +1,19 @@
-"""Point addition (MATH.md section 5; Covert et al., ICML 2024, Section 4.4 and Appendix C.4).
+"""Point addition (docs/math.md §6; Covert et al., ICML 2024, Section 4.4 and Appendix C.4).
 
 **Point addition** (Section 4.4): add ``n_add`` (paper: 20) points from a candidate pool to
-a random stratified dataset of size ``k0`` drawn from the rest of the pool and record the
-test-accuracy gain; the points are chosen by a score (the law's prediction ``c k^-alpha`` at
-one size, "Scaling k", or the Shapley value) or at random. :func:`point_addition` repeats
-this (paper: 1000 times) with L2 logistic regression solved exactly by Newton's method, the
-fit on ``D + S`` warm-started from the fit on ``D``.
+a random dataset of size ``k0`` drawn from the rest of the pool and record the test-accuracy
+gain; the points are chosen by a score (the law's prediction ``c k^-alpha`` at one size,
+"Scaling k", or the Shapley value) or at random. :func:`point_addition` repeats this (paper:
+1000 times) with L2 logistic regression solved exactly by Newton's method, the fit on
+``D + S`` warm-started from the fit on ``D``.
+
+Differences from the paper's reference code (``experiments/test_point_addition.py`` of
+github.com/iancovert/data-scaling), stated so that a reader can match the two: the reference
+draws D uniformly from the pool without the candidates (here: class-stratified, as every draw
+in the kit); it selects ``n_add // K`` top points of each class and draws the random baseline
+the same way (here: ``stratify="equal"`` does exactly that; the default ``"proportional"``
+follows the candidates' class shares, and the random baseline is then uniform over the
+candidates, proportional in expectation).
 """
 
 from __future__ import annotations
@@ -15,9 +23,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..contributions import check_problem
-from ..learners import ExactLogisticRegression, as_learner
+from .._checks import as_problem, check_int, check_random_state, check_sizes, spawn_seeds
+from ..learners import ExactLogisticRegression, as_learner, call_fit_predict_proba
 from ..logistic import LogisticProblem, augment
+from ..results import Summary
 from ..sampling import StratifiedSampler, stratified_counts
 from .shapley import _law_params
 
@@ -28,41 +37,67 @@ __all__ = ["PointAdditionResults", "point_addition", "select_points", "selection
 # point addition (Section 4.4, Tables 5-8)
 # ------------------------------------------------------------------------------------------
 def selection_scores(law, ks, shapley=None) -> dict:
-    """Scores of the candidates for :func:`point_addition`.
+    """Scores of the candidates for :func:`point_addition` (paper, Section 4.4).
 
-    ``"Scaling k"``: the law's predicted contribution ``c k^-alpha`` at each ``k`` in ``ks``
-    (paper: Scaling 100 and Scaling 1000); ``"Shapley"``: the given Shapley values (Series
-    by point), if any. Returns a dict ``name -> Series`` indexed by pool index.
+    ``"Scaling k"``: the law's predicted contribution ``psi_z(k) = c(z) k^-alpha(z)`` at each
+    ``k`` in ``ks`` (paper: Scaling 100 and Scaling 1000); ``"Shapley"``: the given Shapley
+    values (Series by point), if any. Returns a dict ``name -> Series`` indexed by pool index.
     """
-    _, c, alpha = _law_params(law)
-    index = getattr(law, "params_", law).index
-    ks = np.atleast_1d(np.asarray(ks, dtype=float))
-    if ks.ndim != 1 or ks.size == 0 or np.any(~np.isfinite(ks)) or np.any(ks <= 0):
-        raise ValueError("ks must be positive dataset sizes.")
-    scores = {f"Scaling {int(k) if k == int(k) else k}": pd.Series(c * k ** (-alpha), index=index)
-              for k in ks}
+    index, c, alpha = _law_params(law)
+    ks = check_sizes(ks, "ks")
+    scores = {f"Scaling {k}": pd.Series(c * float(k) ** (-alpha), index=index) for k in ks}
     if shapley is not None:
         if isinstance(shapley, pd.DataFrame):
             shapley = shapley["value"]
-        scores["Shapley"] = pd.Series(shapley)
+        if not isinstance(shapley, pd.Series):
+            raise TypeError("shapley must be a Series of values by point (or the DataFrame of "
+                            f"monte_carlo_shapley); got {type(shapley).__name__}.")
+        scores["Shapley"] = shapley
     return scores
 
 
-def select_points(scores, n_add: int, *, y=None, stratify: bool = False,
+_STRATIFY = (False, True, "proportional", "equal")
+
+
+def _check_stratify(stratify):
+    if stratify is None:
+        return False
+    if not any(stratify is v or (isinstance(stratify, str) and stratify == v)
+               for v in _STRATIFY):
+        raise ValueError(f"stratify must be False, True (= 'proportional') or 'equal'; got "
+                         f"{stratify!r}.")
+    return "proportional" if stratify is True else stratify
+
+
+def _class_counts(stratify, n, class_sizes):
+    """Selected points per class: proportional (``stratified_counts``) or ``n / K`` each."""
+    if stratify == "equal":
+        K = len(class_sizes)
+        if n % K:
+            raise ValueError(f"n_add={n} must be a multiple of the {K} classes for "
+                             "stratify='equal' (n_add / K points of each class).")
+        return np.full(K, n // K)
+    return stratified_counts(class_sizes, n)
+
+
+def select_points(scores, n_add: int, *, y=None, stratify=False,
                   class_sizes=None) -> np.ndarray:
     """Indices (from ``scores.index``) of the ``n_add`` highest scores.
 
-    With ``stratify=True`` the selection has the stratified class counts of size ``n_add``
+    ``stratify=False``: the overall top ``n_add``. ``stratify=True`` (or ``"proportional"``):
+    the best points of each class in the stratified class counts of size ``n_add``
     (:func:`scaling_kit.sampling.stratified_counts` with ``class_sizes``, default the
-    candidates' own), the best points of each class; ``y`` maps a point index to its label
-    (array indexed by pool index). Ties are broken by index order (stable sort).
+    candidates' own). ``stratify="equal"``: the best ``n_add / K`` points of each class, as the
+    paper's reference code selects. ``y`` maps a point index to its label (array indexed by
+    pool index). Ties are broken by index order (stable sort).
     """
-    scores = pd.Series(scores)
-    n = int(n_add)
-    if n != n_add or n < 1:
-        raise ValueError(f"n_add must be a positive integer; got {n_add!r}.")
+    stratify = _check_stratify(stratify)
+    if not isinstance(scores, pd.Series):
+        raise TypeError(f"scores must be a Series of scores by point; got {type(scores).__name__}.")
+    n = check_int(n_add, "n_add", low=1)
     if n > len(scores):
-        raise ValueError(f"Cannot select n_add={n} points from {len(scores)} candidates.")
+        raise ValueError(f"n_add={n}: cannot select more points than the {len(scores)} "
+                         "candidates.")
     values = scores.to_numpy(dtype=float)
     if not np.all(np.isfinite(values)):
         raise ValueError("scores must be finite (drop candidates whose law failed to fit).")
@@ -72,11 +107,11 @@ def select_points(scores, n_add: int, *, y=None, stratify: bool = False,
     if not stratify:
         return idx[np.argsort(-values, kind="stable")[:n]]
     if y is None:
-        raise ValueError("stratify=True needs the labels y (indexed by pool index).")
+        raise ValueError(f"stratify={stratify!r} needs the labels y (indexed by pool index).")
     labels = np.asarray(y)[idx]
     K = int(np.asarray(y).max()) + 1
     sizes = np.bincount(labels, minlength=K) if class_sizes is None else np.asarray(class_sizes)
-    counts = stratified_counts(sizes, n)
+    counts = _class_counts(stratify, n, sizes)
     out = []
     for c_, m in enumerate(counts):
         members = np.flatnonzero(labels == c_)
@@ -108,9 +143,7 @@ class PointAdditionResults:
     datasets: dict = field(default_factory=dict)
     random_sets: dict = field(default_factory=dict)
 
-    def summary(self) -> pd.DataFrame:
-        """Mean, standard deviation and standard error of the gain by ``(k0, method)``; the
-        ``Preceding`` rows give the accuracy of the model fit on D alone."""
+    def _statistics(self) -> pd.DataFrame:
         g = self.gains.groupby(["k0", "method"], sort=False)["gain"].agg(["mean", "std", "count"])
         p = self.preceding.groupby("k0")["accuracy"].agg(["mean", "std", "count"])
         p.index = pd.MultiIndex.from_arrays([p.index, ["Preceding"] * len(p)],
@@ -119,11 +152,23 @@ class PointAdditionResults:
         out["sem"] = out["std"] / np.sqrt(out["count"])
         return out
 
+    def summary(self) -> Summary:
+        """Mean, standard deviation and standard error of the gain by ``(k0, method)``; the
+        ``Preceding`` rows give the accuracy of the model fit on D alone (a
+        :class:`scaling_kit.results.Summary`; ``summary().table`` is that DataFrame)."""
+        return Summary(
+            title=f"Point addition: accuracy gain from adding {self.n_add} points (percent)",
+            facts={"candidates": len(self.candidates),
+                   "repetitions": int(self.gains["repeat"].nunique())},
+            tables={"gain by k0 and method": self._statistics(),
+                    "paper-style (mean ± std)": self.table("std")},
+        )
+
     def table(self, spread: str = "std", digits: int = 2) -> pd.DataFrame:
         """Paper-style table: methods (rows) by k0 (columns), ``"mean ± spread"`` strings."""
         if spread not in ("std", "sem"):
-            raise ValueError("spread must be 'std' (the paper's) or 'sem'.")
-        s = self.summary()
+            raise ValueError(f"spread must be 'std' (the paper's) or 'sem'; got {spread!r}.")
+        s = self._statistics()
         text = s.apply(lambda r: f"{r['mean']:.{digits}f} ± {r[spread]:.{digits}f}", axis=1)
         out = text.unstack("k0")
         order = [m for m in self.gains["method"].unique()] + ["Preceding"]
@@ -165,63 +210,70 @@ def _accuracy(proba, y):
     return 100.0 * float(np.mean(np.argmax(proba, axis=1) == y))
 
 
-def point_addition(learner, X_pool, y_pool, X_test, y_test, candidates, scores, k0, *,
-                   n_add: int = 20, n_repeats: int = 100, include_random: bool = True,
-                   stratify: bool = True, random_state=0, keep_sets: bool = False,
+def point_addition(learner, data, candidates, scores, k0, *, n_add: int = 20,
+                   n_repeats: int = 100, include_random: bool = True, stratify=True,
+                   random_state=None, keep_sets: bool = False,
                    progress: bool = False) -> PointAdditionResults:
     """Accuracy gain from adding ``n_add`` selected points to random datasets of size ``k0``.
 
     Protocol (paper, Section 4.4 and Appendix C.4): the candidates are a subset of the pool;
-    each repetition draws a stratified dataset D of size ``k0`` from the pool *without* the
-    candidates, fits the model on D and on ``D + S`` for every method's selection S, and records
-    ``accuracy(D + S) - accuracy(D)`` on the test set (percent). Methods: each entry of
-    ``scores`` (its top ``n_add`` candidates, one fixed set, see :func:`select_points`) and,
-    with ``include_random``, a fresh random set of candidates per repetition.
+    each repetition draws a class-stratified dataset D of size ``k0`` from the pool *without*
+    the candidates, fits the model on D and on ``D + S`` for every method's selection S, and
+    records ``accuracy(D + S) - accuracy(D)`` on the test set (percent). Methods: each entry
+    of ``scores`` (its top ``n_add`` candidates, one fixed set, see :func:`select_points`) and,
+    with ``include_random``, a fresh random set of candidates per repetition. The module
+    docstring lists how this differs from the paper's reference code.
 
     Parameters
     ----------
     learner : :class:`~scaling_kit.learners.ExactLogisticRegression` (fast path: Newton's
         method on the exact objective, D + S warm-started from D) or any scikit-learn
-        classifier with ``predict_proba``.
+        classifier with ``predict_proba`` (fitted with one seed per repetition, the same for
+        D and every D + S).
+    data : a :class:`scaling_kit.datasets.Dataset` or a tuple ``(X_pool, y_pool, X_test,
+        y_test)``.
     candidates : pool indices of the candidate points (paper: 1000).
     scores : dict ``method -> Series`` of scores indexed by candidate (e.g. from
         :func:`selection_scores`), or ``method -> array`` aligned with ``candidates``.
     k0 : an int or a sequence of preceding-dataset sizes (paper: 100 and 1000; 200 and 2000).
-    stratify : select the best points of each class in stratified proportions (the
-        candidates' class shares). ``False`` takes the overall top ``n_add`` as the paper
-        does; the selected points may then all share one class, which can hurt accuracy at
-        small ``k0`` (an interaction effect the per-point law does not model).
-    random_state : int; every draw (D, random selections) flows from it.
+    stratify : ``True`` / ``"proportional"`` (default): the best points of each class in the
+        candidates' class proportions; ``"equal"``: the best ``n_add / K`` of each class, and a
+        random baseline drawn the same way (the paper's reference code); ``False``: the
+        overall top ``n_add``, which may all share one class and then hurt accuracy at small
+        ``k0`` (an interaction effect the per-point law does not model).
+    random_state : None, int, SeedSequence or Generator; repetition ``r`` at the ``i``-th size
+        draws D, the random selection and the learner's seed from child ``(i, r)`` of its
+        ``SeedSequence``.
     keep_sets : store every D and random selection (for checks; memory n_repeats * k0).
     """
-    X_pool, y_pool, X_test, y_test, n_classes = check_problem(X_pool, y_pool, X_test, y_test)
+    problem_data = as_problem(data)
+    X_pool, y_pool = problem_data.X_pool, problem_data.y_pool
+    X_test, y_test = problem_data.X_test, problem_data.y_test
+    n_classes = problem_data.n_classes
     n_pool = len(y_pool)
     candidates = np.asarray(candidates)
     if candidates.ndim != 1 or candidates.size == 0 or candidates.dtype.kind not in "iu":
-        raise ValueError("candidates must be a non-empty 1-D array of integer pool indices.")
+        raise ValueError("candidates must be a non-empty 1-D array of integer pool indices; "
+                         f"got {candidates!r}.")
     if candidates.min() < 0 or candidates.max() >= n_pool:
         raise ValueError(f"candidates must index the pool (0..{n_pool - 1}).")
     if np.unique(candidates).size != candidates.size:
         raise ValueError("candidates must not repeat.")
     candidates = candidates.astype(np.int64)
-    if not isinstance(n_add, (int, np.integer)) or not 1 <= n_add <= candidates.size:
-        raise ValueError(f"n_add must be an integer in 1..{candidates.size} (the candidates).")
-    n_add = int(n_add)
-    if not isinstance(n_repeats, (int, np.integer)) or n_repeats < 1:
-        raise ValueError(f"n_repeats must be a positive integer; got {n_repeats!r}.")
-    if not isinstance(random_state, (int, np.integer)) or random_state < 0:
-        raise ValueError("random_state must be a non-negative int.")
-    k0s = np.atleast_1d(np.asarray(k0))
-    if k0s.ndim != 1 or k0s.size == 0 or k0s.dtype.kind not in "iu" or np.any(k0s < 1):
-        raise ValueError(f"k0 must be a positive integer or a sequence of them; got {k0!r}.")
-    if np.unique(k0s).size != k0s.size:
-        raise ValueError("k0 values must not repeat.")
-    if not isinstance(scores, dict) or (not scores and not include_random):
-        raise ValueError("scores must be a dict method -> scores (or include_random=True).")
+    n_add = check_int(n_add, "n_add", low=1, high=candidates.size)
+    n_repeats = check_int(n_repeats, "n_repeats", low=1)
+    stratify = _check_stratify(stratify)
+    k0s = check_sizes(k0, "k0")
+    if not isinstance(scores, dict):
+        raise TypeError(f"scores must be a dict method -> scores; got {type(scores).__name__}.")
+    if not scores and not include_random:
+        raise ValueError("scores is empty and include_random=False: nothing to compare.")
+    rep_seqs = [seq.spawn(n_repeats) for seq in spawn_seeds(random_state, k0s.size)]
 
     # selections: fixed top-n_add sets, checked against the candidates
     selections = {}
     cand_set = set(candidates.tolist())
+    cand_sizes = np.bincount(y_pool[candidates], minlength=n_classes)
     for name, s in scores.items():
         if name == "Random":
             raise ValueError("'Random' is reserved for the random baseline; rename the method.")
@@ -236,8 +288,14 @@ def point_addition(learner, X_pool, y_pool, X_test, y_test, candidates, scores, 
             raise ValueError(f"scores[{name!r}] scores {len(extra)} point(s) that are not "
                              f"candidates, e.g. {sorted(extra)[0]!r}.")
         selections[name] = select_points(s, n_add, y=y_pool, stratify=stratify,
-                                         class_sizes=np.bincount(y_pool[candidates],
-                                                                 minlength=n_classes))
+                                         class_sizes=cand_sizes)
+    if include_random and stratify == "equal":
+        random_counts = _class_counts("equal", n_add, cand_sizes)
+        by_class = [candidates[y_pool[candidates] == c] for c in range(n_classes)]
+        short = [c for c in range(n_classes) if by_class[c].size < random_counts[c]]
+        if short:
+            raise ValueError(f"stratify='equal': classes {short} have fewer than "
+                             f"{random_counts[0]} candidates; use more candidates.")
     rest = np.setdiff1d(np.arange(n_pool), candidates)
     sampler = StratifiedSampler(y_pool[rest], n_classes)
     for k in k0s:
@@ -248,48 +306,58 @@ def point_addition(learner, X_pool, y_pool, X_test, y_test, candidates, scores, 
         problem = LogisticProblem(X_pool.shape[1], n_classes, learner.C)
         Xa_pool, Xa_test = augment(X_pool), augment(X_test)
 
-        def fit(idx, theta0=None):
-            theta, _ = problem.newton(Xa_pool[idx], y_pool[idx], theta0, tol=learner.tol,
-                                      max_iter=200)
+        def fit(idx, theta0=None, seed=None):
+            theta, info = problem.newton(Xa_pool[idx], y_pool[idx], theta0, tol=learner.tol,
+                                         max_iter=200)
+            if not info["converged"]:
+                raise RuntimeError(
+                    f"Newton's method did not converge on a dataset of {len(idx)} points "
+                    "(separable data?); use a smaller C."
+                )
             return theta, _accuracy(problem.proba(Xa_test, theta), y_test)
     else:
         adapter = as_learner(learner)
 
-        def fit(idx, theta0=None):
-            proba = adapter.fit_predict_proba(X_pool[idx], y_pool[idx], X_test, n_classes)
+        def fit(idx, theta0=None, seed=None):
+            proba = call_fit_predict_proba(adapter, X_pool[idx], y_pool[idx], X_test, n_classes,
+                                           seed)
             return None, _accuracy(proba, y_test)
 
     methods = list(selections) + (["Random"] if include_random else [])
     gain_rows = {"k0": [], "repeat": [], "method": [], "gain": []}
     pre_rows = {"k0": [], "repeat": [], "accuracy": []}
     datasets, random_sets = {}, {}
-    total = int(n_repeats) * k0s.size
+    total = n_repeats * k0s.size
     bar = None
     if progress:
-        from tqdm import tqdm
+        from tqdm.auto import tqdm
 
         bar = tqdm(total=total, desc="point addition", unit="rep")
     for ki, k in enumerate(k0s):
         k = int(k)
-        keep_D = np.empty((int(n_repeats), k), np.int64) if keep_sets else None
-        keep_R = np.empty((int(n_repeats), n_add), np.int64) if keep_sets and include_random \
+        keep_D = np.empty((n_repeats, k), np.int64) if keep_sets else None
+        keep_R = np.empty((n_repeats, n_add), np.int64) if keep_sets and include_random \
             else None
-        for r in range(int(n_repeats)):
-            rng = np.random.default_rng(np.random.SeedSequence(int(random_state),
-                                                               spawn_key=(ki, r)))
+        for r in range(n_repeats):
+            rng = check_random_state(rep_seqs[ki][r])
+            seed = int(rep_seqs[ki][r].spawn(1)[0].generate_state(1)[0])  # the learner's seed
             D = rest[sampler.draw(rng, k)]
-            theta_D, acc_D = fit(D)
+            theta_D, acc_D = fit(D, seed=seed)
             pre_rows["k0"].append(k)
             pre_rows["repeat"].append(r)
             pre_rows["accuracy"].append(acc_D)
             for name in methods:
                 if name == "Random":
-                    S = rng.choice(candidates, size=n_add, replace=False)
+                    if stratify == "equal":
+                        S = np.concatenate([rng.choice(members, size=m, replace=False)
+                                            for members, m in zip(by_class, random_counts)])
+                    else:
+                        S = rng.choice(candidates, size=n_add, replace=False)
                     if keep_R is not None:
                         keep_R[r] = S
                 else:
                     S = selections[name]
-                _, acc = fit(np.concatenate([D, S]), theta_D)
+                _, acc = fit(np.concatenate([D, S]), theta_D, seed=seed)
                 gain_rows["k0"].append(k)
                 gain_rows["repeat"].append(r)
                 gain_rows["method"].append(name)

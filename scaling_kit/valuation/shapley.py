@@ -1,4 +1,4 @@
-"""Distributional Shapley values (MATH.md section 5; Covert et al., ICML 2024, Section 4.3
+"""Distributional Shapley values (docs/math.md §6; Covert et al., ICML 2024, Section 4.3
 and Appendix C.3).
 
 **Distributional Shapley value** (Ghorbani et al. 2020, with a minimum cardinality as in the
@@ -29,7 +29,9 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
-from ..contributions import check_problem, exact_contribution
+from .._checks import as_problem, check_int, check_k_range, check_sizes
+from ..contributions import exact_contribution
+from ..results import Summary
 from ..sampling import stratified_counts
 
 __all__ = [
@@ -48,28 +50,19 @@ __all__ = [
 # ------------------------------------------------------------------------------------------
 # validation helpers
 # ------------------------------------------------------------------------------------------
-def _check_k_range(k_range):
-    try:
-        k_lo, k_hi = k_range
-    except (TypeError, ValueError):
-        raise ValueError(f"k_range must be a pair (k_min, k_max); got {k_range!r}.") from None
-    for v in (k_lo, k_hi):
-        if not isinstance(v, (int, np.integer, float, np.floating)) or not np.isfinite(v) \
-                or v != int(v):
-            raise ValueError(f"k_range must hold two integers; got {k_range!r}.")
-    k_lo, k_hi = int(k_lo), int(k_hi)
-    if not 1 <= k_lo <= k_hi:
-        raise ValueError(f"k_range must satisfy 1 <= k_min <= k_max; got {k_range!r}.")
-    return k_lo, k_hi
-
-
 def _law_params(law=None, c=None, alpha=None):
     """``(index, c, alpha)`` from a results object, a params table or two arrays."""
     if law is not None:
         if c is not None or alpha is not None:
             raise ValueError("Give a fitted law or the arrays c= and alpha=, not both.")
         params = getattr(law, "params_", law)
-        if not isinstance(params, pd.DataFrame) or not {"c", "alpha"} <= set(params.columns):
+        if not isinstance(params, pd.DataFrame):
+            raise TypeError(
+                "law must be a fitted ScalingLawResults / LikelihoodScalingLaw / "
+                "AmortizedScalingLaw, or a DataFrame with columns 'c' and 'alpha'; got "
+                f"{type(law).__name__}."
+            )
+        if not {"c", "alpha"} <= set(params.columns):
             raise ValueError(
                 "law must be a fitted ScalingLawResults / LikelihoodScalingLaw / "
                 "AmortizedScalingLaw, or a DataFrame with columns 'c' and 'alpha'."
@@ -101,7 +94,7 @@ def power_sum(alpha, k_min: int, k_max: int) -> np.ndarray:
     zeta, :func:`scipy.special.zeta`); for ``alpha <= 1`` (where the series diverges and scipy
     gives no value) the finite sum is added up explicitly.
     """
-    k_lo, k_hi = _check_k_range((k_min, k_max))
+    k_lo, k_hi = check_k_range((k_min, k_max))
     alpha = np.asarray(alpha, dtype=float)
     if not np.all(np.isfinite(alpha)):
         raise ValueError("alpha must be finite.")
@@ -122,7 +115,7 @@ def law_shapley(law=None, k_range=None, *, c=None, alpha=None) -> pd.Series:
     """Distributional Shapley values implied by fitted laws ``psi_z(k) = c k^-alpha``.
 
     ``phi(z) = c / (k_max - k_min + 1) * sum_{k = k_min}^{k_max} k^-alpha`` (paper, Appendix
-    C.3; MATH.md section 5), with the sum from :func:`power_sum`.
+    C.3; docs/math.md §6), with the sum from :func:`power_sum`.
 
     Parameters
     ----------
@@ -138,32 +131,34 @@ def law_shapley(law=None, k_range=None, *, c=None, alpha=None) -> pd.Series:
     """
     if k_range is None:
         raise ValueError("k_range=(k_min, k_max) is required: the range averaged over.")
-    k_lo, k_hi = _check_k_range(k_range)
+    k_lo, k_hi = check_k_range(k_range)
     index, c, alpha = _law_params(law, c, alpha)
     phi = c * power_sum(alpha, k_lo, k_hi) / (k_hi - k_lo + 1)
     return pd.Series(phi, index=index, name="shapley")
 
 
-def _check_samples(data, delta_col):
+def _check_samples(data, delta_col, name="samples"):
+    """A contribution table with ``point``, ``k`` and a finite ``delta_col``."""
     if not isinstance(data, pd.DataFrame):
-        raise ValueError(
-            "data must be the tidy table of sample_contributions (a DataFrame with columns "
+        raise TypeError(
+            f"{name} must be the tidy table of sample_contributions (a DataFrame with columns "
             f"point, k, sample, {delta_col}); got {type(data).__name__}."
         )
+    if not isinstance(delta_col, str):
+        raise TypeError(f"delta_col must be a column name; got {delta_col!r}.")
     missing = [col for col in ("point", "k", delta_col) if col not in data.columns]
     if missing:
-        raise ValueError(f"data lacks column(s) {missing}; it has {list(data.columns)}.")
+        raise ValueError(f"{name} lacks column(s) {missing}; it has {list(data.columns)}.")
     if len(data) == 0:
-        raise ValueError("data has no samples.")
+        raise ValueError(f"{name} has no samples.")
     if not np.all(np.isfinite(data[delta_col].to_numpy(dtype=float))):
-        raise ValueError(f"{delta_col!r} has NaN/inf values; drop or fix those samples first.")
+        raise ValueError(f"{name}[{delta_col!r}] has NaN/inf values; drop or fix those samples "
+                         "first.")
 
 
 def _first_samples(data, n_samples):
     """The first ``n_samples`` samples of every point (the engine's ``sample`` order)."""
-    n = int(n_samples)
-    if n != n_samples or n < 1:
-        raise ValueError(f"n_samples must be a positive integer; got {n_samples!r}.")
+    n = check_int(n_samples, "n_samples", low=1)
     if "sample" in data.columns:
         sub = data[data["sample"] < n]
     else:
@@ -179,16 +174,16 @@ def _first_samples(data, n_samples):
     return sub
 
 
-def monte_carlo_shapley(data: pd.DataFrame, *, n_samples: int | None = None, k_range=None,
+def monte_carlo_shapley(samples: pd.DataFrame, *, n_samples: int | None = None, k_range=None,
                         delta_col: str = "delta") -> pd.DataFrame:
     """Plain Monte Carlo distributional Shapley: the mean sampled contribution of each point.
 
     ``phi_hat(z) = mean_j Delta(z, D_j)`` with ``|D_j|`` uniform on ``k_min..k_max`` (paper,
-    Appendix C.3), i.e. ``data`` from ``sample_contributions(..., k_range=(k_min, k_max))``.
+    Appendix C.3), i.e. ``samples`` from ``sample_contributions(..., k_range=(k_min, k_max))``.
 
     Parameters
     ----------
-    data : the engine's tidy table (columns ``point, k, sample, delta_col``).
+    samples : the engine's tidy table (columns ``point, k, sample, delta_col``).
     n_samples : use only the first ``n_samples`` samples of every point (nested subsets, so
         estimates with 10 and 50 samples share their first 10).
     k_range : if given, every sample's ``k`` must lie in it (a guard against mixing tables).
@@ -198,9 +193,10 @@ def monte_carlo_shapley(data: pd.DataFrame, *, n_samples: int | None = None, k_r
     DataFrame indexed by point: ``value`` (the estimate), ``se`` (its standard error, std /
     sqrt(n)) and ``n_samples``.
     """
+    data = samples
     _check_samples(data, delta_col)
     if k_range is not None:
-        k_lo, k_hi = _check_k_range(k_range)
+        k_lo, k_hi = check_k_range(k_range)
         ks = data["k"].to_numpy()
         if ks.min() < k_lo or ks.max() > k_hi:
             raise ValueError(
@@ -235,8 +231,8 @@ class EnumeratedShapley:
     metric: str
 
 
-def enumerate_shapley(learner, X_pool, y_pool, X_test, y_test, point, k_range, *,
-                      metric: str = "log_loss", max_datasets: int = 20_000) -> EnumeratedShapley:
+def enumerate_shapley(learner, data, point, k_range, *, metric: str = "log_loss",
+                      max_datasets: int = 20_000) -> EnumeratedShapley:
     """Exact distributional Shapley value of ``point`` by enumerating every dataset.
 
     ``psi_z(k)`` is the mean of ``Delta(z, D)`` over *all* datasets ``D`` of the pool without z
@@ -245,13 +241,15 @@ def enumerate_shapley(learner, X_pool, y_pool, X_test, y_test, point, k_range, *
     every subset is equally likely), each contribution from its definition
     (:func:`scaling_kit.contributions.exact_contribution`: two independent fits). Then
     ``phi = mean_k psi_z(k)``. Only for tiny pools: raises if more than ``max_datasets``
-    datasets would be needed.
+    datasets would be needed. ``data`` is a :class:`scaling_kit.datasets.Dataset` or a tuple
+    ``(X_pool, y_pool, X_test, y_test)``.
     """
-    X_pool, y_pool, X_test, y_test, n_classes = check_problem(X_pool, y_pool, X_test, y_test)
-    k_lo, k_hi = _check_k_range(k_range)
-    if int(point) != point or not 0 <= int(point) < len(y_pool):
-        raise ValueError(f"point must be an index into the pool (0..{len(y_pool) - 1}).")
-    point = int(point)
+    problem = as_problem(data)
+    X_pool, y_pool, X_test, y_test = problem.X_pool, problem.y_pool, problem.X_test, problem.y_test
+    n_classes = problem.n_classes
+    k_lo, k_hi = check_k_range(k_range)
+    point = check_int(point, "point", low=0, high=len(y_pool) - 1)
+    max_datasets = check_int(max_datasets, "max_datasets", low=1)
     sizes = np.bincount(y_pool, minlength=n_classes)
     others = [np.setdiff1d(np.flatnonzero(y_pool == c), [point]) for c in range(n_classes)]
     plans, total = {}, 0
@@ -286,8 +284,12 @@ def enumerate_shapley(learner, X_pool, y_pool, X_test, y_test, point, k_range, *
 # ------------------------------------------------------------------------------------------
 def likelihood_shapley_estimator(k_range, **fit_kwargs):
     """Estimator for :func:`compare_shapley_estimators`: maximum-likelihood law, then
-    :func:`law_shapley` (paper, Appendix C.3). ``fit_kwargs`` go to ``fit_likelihood``."""
+    :func:`law_shapley` (paper, Appendix C.3; docs/math.md §5-6): ``phi(z) = c(z) / (k_max -
+    k_min + 1) * sum_k k^-alpha(z)`` with ``(c, alpha)`` maximizing the Gaussian likelihood of
+    the samples. ``fit_kwargs`` go to ``fit_likelihood``."""
     from ..laws.likelihood import fit_likelihood
+
+    k_range = check_k_range(k_range)
 
     def estimate(samples, delta_col="delta"):
         return law_shapley(fit_likelihood(samples, delta_col=delta_col, **fit_kwargs), k_range)
@@ -298,8 +300,11 @@ def likelihood_shapley_estimator(k_range, **fit_kwargs):
 def amortized_shapley_estimator(X_pool, y_pool, k_range, **model_kwargs):
     """Estimator for :func:`compare_shapley_estimators`: amortized network law
     (:class:`~scaling_kit.laws.amortized.AmortizedScalingLaw`, trained on the samples of all
-    points at once), then :func:`law_shapley`. ``model_kwargs`` go to the network."""
+    points at once; paper, Section 3.2), then :func:`law_shapley` (docs/math.md §5-6).
+    ``model_kwargs`` go to the network."""
     from ..laws.amortized import AmortizedScalingLaw
+
+    k_range = check_k_range(k_range)
 
     def estimate(samples, delta_col="delta"):
         model = AmortizedScalingLaw(delta_col=delta_col, **model_kwargs)
@@ -342,8 +347,15 @@ class ShapleyComparison:
         theirs.columns = [f"paper ({dataset}), {c}" for c in theirs.columns]
         return ours.join(theirs, how="outer")
 
-    def summary(self) -> pd.DataFrame:
-        return self.pivot("pearson")
+    def summary(self) -> Summary:
+        """Pearson and Spearman correlations with the ground truth, estimators by samples per
+        point (a :class:`scaling_kit.results.Summary`)."""
+        return Summary(
+            title="Distributional Shapley estimators against a ground truth (Tables 3 / 4)",
+            facts={"k_range": f"{self.k_range[0]}..{self.k_range[1]}",
+                   "points": len(self.ground_truth)},
+            tables={"Pearson": self.pivot("pearson"), "Spearman": self.pivot("spearman")},
+        )
 
 
 def _pearson_spearman(est, truth):
@@ -374,25 +386,26 @@ def compare_shapley_estimators(samples: pd.DataFrame, ground_truth, k_range, *,
         :func:`amortized_shapley_estimator`.
     """
     _check_samples(samples, delta_col)
-    k_lo, k_hi = _check_k_range(k_range)
+    k_lo, k_hi = check_k_range(k_range)
     if isinstance(ground_truth, pd.DataFrame) and "value" in ground_truth.columns:
         ground_truth = ground_truth["value"]
     if not isinstance(ground_truth, pd.Series):
-        raise ValueError("ground_truth must be a Series of values indexed by point.")
+        raise TypeError("ground_truth must be a Series of values indexed by point; got "
+                        f"{type(ground_truth).__name__}.")
     missing = np.setdiff1d(samples["point"].unique(), ground_truth.index)
     if missing.size:
         raise ValueError(f"ground_truth lacks {missing.size} sampled point(s), e.g. {missing[0]!r}.")
-    ns = sorted({int(n) for n in np.atleast_1d(n_samples)})
-    if not ns or ns[0] < 1:
-        raise ValueError("n_samples must hold positive integers.")
+    ns = sorted(set(check_sizes(n_samples, "n_samples", unique=False).tolist()))
     if estimators is None:
         estimators = {
             "Monte Carlo": lambda s, delta_col="delta": monte_carlo_shapley(
                 s, delta_col=delta_col)["value"],
             "Likelihood": likelihood_shapley_estimator((k_lo, k_hi)),
         }
-    if not isinstance(estimators, dict) or not estimators:
-        raise ValueError("estimators must be a non-empty dict name -> callable.")
+    if (not isinstance(estimators, dict) or not estimators
+            or not all(callable(f) for f in estimators.values())):
+        raise TypeError("estimators must be a non-empty dict name -> callable(samples, "
+                        "delta_col) -> Series.")
     rows, estimates = [], {}
     for n in ns:
         sub = _first_samples(samples, n)
