@@ -167,7 +167,7 @@ def test_power_law_is_ols_on_logs():
     assert isinstance(summary, Summary) and "b" in str(summary)
     np.testing.assert_allclose(summary.tables["parameters"]["estimate"], f.params_)
     np.testing.assert_allclose(summary.tables["parameters"]["std_err"]["b"], ols.bse[1])
-    # derivative and finite difference: the aggregate-individual link (MATH.md Section 2)
+    # derivative and finite difference: the aggregate-individual link (docs/math.md §3)
     k = np.array([100.0, 1000.0])
     a, b = f.params_["a"], f.params_["b"]
     np.testing.assert_allclose(f.derivative(k), a * b * k ** (b - 1), rtol=1e-12)
@@ -437,7 +437,7 @@ def test_nmt_pure_power_law_under_predicts_and_offset_extrapolates_better():
     forms = {"power law": PowerLaw(), "power law + offset": OffsetPowerLaw()}
     comp = compare_forms_on_curves(load_nmt_curves(), forms)
     rel = comp.pivot("holdout_rel_error")
-    assert (rel["power law"] < -0.10).all()  # MATH.md: under-predicts by roughly 15-25%
+    assert (rel["power law"] < -0.10).all()  # docs/math.md §2: under-predicts by roughly 15-25%
     err = comp.pivot()
     assert (err["power law + offset"] < err["power law"]).all()
 
