@@ -36,6 +36,26 @@ def test_power_sum_matches_explicit_sum(alpha, k_range):
     assert power_sum(alpha, *k_range) == pytest.approx(explicit, rel=1e-10)
 
 
+@pytest.mark.parametrize("args, error, match", [
+    ((np.nan, 1, 5), ValueError, "alpha"),
+    ((1.0, 0, 5), ValueError, "k_min"),
+    ((1.0, 5, 1), ValueError, "k_min <= k_max"),
+    ((1.0, 1.5, 5), TypeError, "k_min"),
+])
+def test_power_sum_bad_input(args, error, match):
+    with pytest.raises(error, match=match):
+        power_sum(*args)
+
+
+def test_estimator_factories_check_k_range_at_once():
+    from scaling_kit.valuation import amortized_shapley_estimator
+
+    with pytest.raises(ValueError, match="k_range"):
+        likelihood_shapley_estimator((10, 5))
+    with pytest.raises(TypeError, match="k_range"):
+        amortized_shapley_estimator(np.zeros((4, 2)), np.array([0, 1, 0, 1]), 100)
+
+
 def test_law_shapley_is_the_average_of_the_law_over_the_range():
     c = np.array([2.0, -0.5, 1e-3, 0.0])
     alpha = np.array([1.3, 0.7, 2.0, 1.0])

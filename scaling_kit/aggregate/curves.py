@@ -72,7 +72,7 @@ class LearningCurveResult:
     def curve(self, metric: str = "cross_entropy") -> tuple[np.ndarray, np.ndarray]:
         """``(sizes, mean metric over seeds)``, ready for a fitting form's ``fit``."""
         if metric not in self.metrics:
-            raise ValueError(f"Unknown metric {metric!r}; this result has {self.metrics}.")
+            raise ValueError(f"metric must be one of {self.metrics}; got {metric!r}.")
         means = self.table.groupby("size")[metric].mean()
         return means.index.to_numpy(dtype=float), means.to_numpy(dtype=float)
 
