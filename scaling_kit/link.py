@@ -47,7 +47,8 @@ __all__ = ["LinkResult", "aggregate_individual_link", "expected_loss"]
 # ------------------------------------------------------------------------------------------
 def expected_loss(learner, data, k, *, n_datasets=200, metric="log_loss", random_state=None,
                   batch=64) -> pd.DataFrame:
-    """Monte Carlo estimate of ``eps(k) = E_{|D| = k}[loss(fit on D)]`` on the test set.
+    """Monte Carlo estimate of ``eps(k) = E_{|D| = k}[loss(fit on D)]`` on the test set
+    (docs/math.md §3, the aggregate-individual link).
 
     D is drawn exactly as the contribution engine draws it (proportional stratification from
     the pool, :class:`~scaling_kit.sampling.StratifiedSampler`), ``n_datasets`` independent

@@ -24,7 +24,8 @@ SIGN_CHANGE_COLUMNS = ("point", "k_from", "k_to", "mean_from", "mean_to", "resol
 
 
 def find_sign_changes(means, *, z: float = 2.0) -> pd.DataFrame:
-    """Every sign flip of a point's mean contribution between consecutive sizes k.
+    """Every sign flip of a point's mean contribution between consecutive sizes k
+    (docs/math.md §3: the law ``c k^-alpha`` has one sign at every k).
 
     A flip at ``(k_i, k_{i+1})`` is ``sign(mean(k_i)) * sign(mean(k_{i+1})) < 0`` (a zero mean
     is no flip); it is ``resolved`` when ``|mean| >= z * sem`` at both sizes.

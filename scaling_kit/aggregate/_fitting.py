@@ -37,7 +37,8 @@ __all__ = ["FitError"]
 
 class FitError(RuntimeError):
     """A non-linear scaling-law fit failed from every starting point (the message says what
-    to check); raised instead of returning parameters that were never fitted."""
+    to check); raised instead of returning parameters that were never fitted (docs/math.md
+    §2, fitting the forms)."""
 
 
 # ------------------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ class ExtrapolationScore:
     ``log_rmse = sqrt(mean((log y_pred - log y)^2))`` over the held-out sizes;
     ``relative_error = y_pred / y - 1`` (negative = under-prediction). ``status`` is
     ``"ok"`` or the reason the fit failed (then the scores are NaN and ``form`` is None).
+    docs/math.md §2 (extrapolation).
     """
 
     name: str
@@ -72,7 +73,8 @@ def _split(x, y, train, n_holdout):
 
 def extrapolation_score(form, x, y, *, train=None, n_holdout=None, name=None,
                         raise_errors=False) -> ExtrapolationScore:
-    """Fit a clone of ``form`` on the smaller sizes, score the larger ones by log-RMSE.
+    """Fit a clone of ``form`` on the smaller sizes, score the larger ones by log-RMSE
+    ``sqrt(mean_i (log y_pred_i - log y_i)^2)`` over the held-out sizes (docs/math.md §2).
 
     ``train`` is a boolean mask (True = fit); otherwise the ``n_holdout`` largest sizes
     (default a quarter, at least one) are held out. A form that cannot be fitted (too few
@@ -137,7 +139,8 @@ class FormComparison:
 
 def compare_forms(x, y, forms=None, *, train=None, n_holdout=None, curve: str = "curve",
                   raise_errors=False) -> FormComparison:
-    """Fit every form on the smaller sizes and compare held-out log-RMSE, AIC and BIC.
+    """Fit every form on the smaller sizes and compare held-out log-RMSE, AIC and BIC
+    (docs/math.md §2, "Is it really a power law?").
 
     ``forms``: a dict name -> unfitted form (default :func:`default_forms`). Columns:
     ``curve, form, n_params, train_log_rmse, holdout_log_rmse, holdout_rel_error`` (mean of

@@ -24,7 +24,7 @@ class DataNeeded:
     band of the curve crosses the target (``m_high = inf`` when the target may lie in the flat
     zone). ``in_flat_zone``: the target is at or below the fitted irreducible error, so no
     amount of data reaches it (fix the model or the labels instead). ``multiplier = m /
-    current`` when ``current`` was given.
+    current`` when ``current`` was given. docs/math.md §2 (economics, flat zone).
     """
 
     target: float

@@ -436,7 +436,7 @@ class BrokenPowerLaw(_ScalingForm):
         return z, xref, info
 
 
-#: The fitting forms by short name.
+#: The fitting forms by short name (docs/math.md §2).
 FORMS = {
     "power law": PowerLaw,
     "power law + offset": OffsetPowerLaw,
@@ -446,5 +446,6 @@ FORMS = {
 
 
 def default_forms() -> dict:
-    """Fresh, unfitted instances of every form in :data:`FORMS` (name -> form)."""
+    """Fresh, unfitted instances of every form in :data:`FORMS` (name -> form): the four
+    forms of docs/math.md §2."""
     return {name: cls() for name, cls in FORMS.items()}

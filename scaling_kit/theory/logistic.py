@@ -49,7 +49,8 @@ class GaussianLogisticModel:
 
         L(w, b) = E[softplus(eta)] - b E[sigmoid(s)] - (w^T cov coef) E[sigmoid'(s)],
 
-    ``eta ~ N(b, w^T cov w)``, ``s ~ N(intercept, coef^T cov coef)``.
+    ``eta ~ N(b, w^T cov w)``, ``s ~ N(intercept, coef^T cov coef)``. Covert et al. Theorem
+    A.2; docs/math.md §4.
     """
 
     coef: np.ndarray
@@ -272,7 +273,8 @@ def simulate_logistic_contributions(
     chunk_size=None,
     random_state=None,
 ) -> LogisticContributionResult:
-    """Average exact logistic-regression contributions of ``z`` over random datasets ``D``.
+    """Average exact logistic-regression contributions of ``z`` over random datasets ``D``
+    (Covert et al. Theorem A.2; docs/math.md §4).
 
     For each ``k`` and each of ``n_datasets`` datasets ``D`` of size ``k`` drawn from ``model``:
     fit ``theta_D`` (Newton started at ``theta*``) and ``theta_{D+z}`` (warm-started from

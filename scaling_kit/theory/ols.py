@@ -52,7 +52,9 @@ class GaussianLinearModel:
     """Known truth ``y = x^T coef + eps``, ``x ~ N(0, cov)``, ``eps ~ N(0, noise_std^2)``.
 
     ``cov`` is the second-moment matrix ``Sigma = E[x x^T]`` used by the population MSE
-    (also when a user-given design is simulated, see :func:`simulate_ols_contributions`).
+    ``L(theta_hat) = sigma^2 + (theta_hat - coef)^T Sigma (theta_hat - coef)`` (also when a
+    user-given design is simulated, see :func:`simulate_ols_contributions`). Covert et al.
+    Theorem A.1; docs/math.md §4.
     """
 
     cov: np.ndarray
@@ -174,7 +176,8 @@ def ols_coefficient(x_z, e_z, cov, noise_std):
 def ols_refit_contribution(X, y, x_z, y_z, model: GaussianLinearModel):
     """Reference: refit OLS on ``D`` and ``D + z`` (``numpy.linalg.lstsq``), return ``Delta``.
 
-    Slow, one dataset, for checking :func:`ols_marginal_contribution`.
+    ``Delta = L(theta_D) - L(theta_{D+z})`` with the population MSE of ``model`` (docs/math.md
+    §4). Slow, one dataset, for checking :func:`ols_marginal_contribution`.
     """
     if not isinstance(model, GaussianLinearModel):
         raise TypeError(f"model must be a GaussianLinearModel; got {type(model).__name__}.")

@@ -26,7 +26,7 @@ class SlopeFit:
     Weights are ``1 / Var(log|psi_hat|)`` with the delta-method variance ``(se / psi)^2`` of the
     Monte Carlo means; the scale is fixed at 1 (the variances are known), so ``se`` is the
     standard error implied by the simulation size alone and intervals are normal. ``alpha =
-    -slope``; ``params`` holds ``intercept`` (``log|c|``) and ``slope``.
+    -slope``; ``params`` holds ``intercept`` (``log|c|``) and ``slope`` (docs/math.md §4).
     """
 
     slope: float
@@ -64,7 +64,8 @@ class SlopeFit:
 
 
 def fit_loglog_slope(ks, mean, se) -> SlopeFit:
-    """Fit ``log|mean| = a + slope * log k`` by WLS with known variances ``(se/mean)^2``.
+    """Fit ``log|mean| = a + slope * log k`` by WLS with known variances ``(se/mean)^2``
+    (statsmodels ``WLS``, fixed scale; docs/math.md §4).
 
     Raises ValueError if ``mean`` changes sign (a power law in ``|mean|`` is then meaningless) or
     fewer than three sizes are given.

@@ -213,7 +213,8 @@ def monte_carlo_shapley(samples: pd.DataFrame, *, n_samples: int | None = None, 
 
 @dataclass
 class EnumeratedShapley:
-    """Exact distributional Shapley value of one point on a tiny pool.
+    """Exact distributional Shapley value of one point on a tiny pool:
+    ``phi(z) = mean_{k = k_min..k_max} psi_z(k)`` (docs/math.md §6).
 
     Attributes
     ----------
@@ -233,7 +234,8 @@ class EnumeratedShapley:
 
 def enumerate_shapley(learner, data, point, k_range, *, metric: str = "log_loss",
                       max_datasets: int = 20_000) -> EnumeratedShapley:
-    """Exact distributional Shapley value of ``point`` by enumerating every dataset.
+    """Exact distributional Shapley value of ``point`` by enumerating every dataset
+    (docs/math.md §6; the definition of Covert et al. Appendix C.3).
 
     ``psi_z(k)`` is the mean of ``Delta(z, D)`` over *all* datasets ``D`` of the pool without z
     that have the stratified class counts of size k (:func:`scaling_kit.sampling.
