@@ -18,6 +18,7 @@ __all__ = [
     "as_problem",
     "check_array",
     "check_int",
+    "check_k_range",
     "check_labels",
     "check_number",
     "check_random_state",
@@ -169,6 +170,19 @@ def check_sizes(k, name: str = "k", *, low: int = 1, high: int | None = None,
     if unique and np.unique(arr).size != arr.size:
         raise ValueError(f"{name} must not repeat; got {arr.tolist()}.")
     return np.sort(arr) if sort else arr
+
+
+def check_k_range(k_range, name: str = "k_range", *, low: int = 1) -> tuple[int, int]:
+    """A range of dataset sizes ``(k_min, k_max)`` with ``low <= k_min <= k_max``, as ints."""
+    try:
+        k_lo, k_hi = k_range
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a pair (k_min, k_max); got {k_range!r}.") from None
+    k_lo = check_int(k_lo, f"{name}[0] (k_min)", low=low)
+    k_hi = check_int(k_hi, f"{name}[1] (k_max)", low=low)
+    if k_lo > k_hi:
+        raise ValueError(f"{name} must satisfy k_min <= k_max; got {k_range!r}.")
+    return k_lo, k_hi
 
 
 # ------------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Tests of scaling_kit.theory against closed forms, direct refits and simulated truths."""
+"""Tests of scaling_kit.theory against closed forms, direct refits and simulated truths
+(docs/math.md §4)."""
 
 import numpy as np
 import pytest
@@ -6,11 +7,11 @@ from scipy.special import expit
 from scipy.stats import wishart
 
 from scaling_kit.learners import ExactLogisticRegression
-from scaling_kit.logistic import augment
+from scaling_kit.logistic import LogisticProblem, augment
+from scaling_kit.results import Summary
 from scaling_kit.theory import (
     GaussianLinearModel,
     GaussianLogisticModel,
-    fit_logistic_batch,
     fit_loglog_slope,
     ols_coefficient,
     ols_expected_contribution,
@@ -19,6 +20,7 @@ from scaling_kit.theory import (
     simulate_logistic_contributions,
     simulate_ols_contributions,
 )
+from scaling_kit.theory.logistic import _fit_batch
 
 COV = np.array([[1.0, 0.3, 0.0], [0.3, 2.0, 0.2], [0.0, 0.2, 0.5]])
 
@@ -141,6 +143,25 @@ def test_fit_loglog_slope_recovers_known_power_and_rejects_bad_input():
         fit_loglog_slope(ks, np.array([1.0, -1, 1, 1]), np.ones(4))
     with pytest.raises(ValueError, match="three"):
         fit_loglog_slope(ks[:2], ks[:2], ks[:2])
+    with pytest.raises(ValueError, match="se"):
+        fit_loglog_slope(ks, ks, -ks)
+    # intervals by the convention: conf_int(alpha) -> DataFrame (parameter x lower/upper)
+    noisy = fit_loglog_slope(ks, 3.0 * ks**-1.3 * np.array([1.01, 0.99, 1.02, 0.98]),
+                             0.01 * ks**-1.3)
+    ci = noisy.conf_int(alpha=0.05)
+    assert list(ci.columns) == ["lower", "upper"] and list(ci.index) == ["intercept", "slope"]
+    from scipy.stats import norm
+
+    z = norm.ppf(0.975)
+    assert ci.loc["slope", "lower"] == pytest.approx(noisy.slope - z * noisy.se, rel=1e-12)
+    assert ci.loc["slope", "upper"] == pytest.approx(noisy.slope + z * noisy.se, rel=1e-12)
+    assert noisy.conf_int(0.5).loc["slope", "upper"] < ci.loc["slope", "upper"]
+    assert noisy.params["slope"] == noisy.slope
+    with pytest.raises(ValueError, match="alpha"):
+        noisy.conf_int(alpha=0.0)
+    summary = noisy.summary()
+    assert isinstance(summary, Summary)
+    assert summary.tables["parameters"].loc["slope", "std_err"] == pytest.approx(noisy.se)
 
 
 def test_bad_inputs_raise(lin):
@@ -158,6 +179,68 @@ def test_bad_inputs_raise(lin):
         simulate_ols_contributions(lin, lin.point(1.0)[None], [0.0], ks=[10], n_datasets=0)
     with pytest.raises(ValueError, match="increasing"):
         simulate_ols_contributions(lin, lin.point(1.0)[None], [0.0], ks=[20, 10])
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    (dict(n_datasets=2.5), TypeError, "n_datasets"),
+    (dict(n_datasets=1), ValueError, "n_datasets"),
+    (dict(n_datasets=True), TypeError, "n_datasets"),
+    (dict(ks=[10.5, 20]), ValueError, "ks"),
+    (dict(ks=[]), ValueError, "ks"),
+    (dict(ks=[10, 10]), ValueError, "ks"),
+    (dict(chunk_size=0), ValueError, "chunk_size"),
+    (dict(design="gaussian"), TypeError, "design"),
+    (dict(random_state=-1), ValueError, "random_state"),
+    (dict(random_state=2.0), TypeError, "random_state"),
+    (dict(model="linear"), TypeError, "model"),
+])
+def test_simulate_ols_bad_arguments(lin, kwargs, error, match):
+    args = dict(model=lin, x_z=lin.point(1.0)[None], e_z=[0.0], ks=[10, 20], n_datasets=10)
+    args.update(kwargs)
+    with pytest.raises(error, match=match):
+        simulate_ols_contributions(**args)
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda m: GaussianLinearModel(cov=np.eye(2), noise_std="1"), TypeError, "noise_std"),
+    (lambda m: GaussianLinearModel(cov=np.ones((2, 3))), ValueError, "square"),
+    (lambda m: GaussianLinearModel(cov=[[1.0, 0.5], [0.0, 1.0]]), ValueError, "symmetric"),
+    (lambda m: GaussianLinearModel(cov=np.eye(2), coef=[1.0, np.nan]), ValueError, "coef"),
+    (lambda m: m.sample(0), ValueError, "n"),
+    (lambda m: m.sample(2.5), TypeError, "n"),
+    (lambda m: m.point(-1.0), ValueError, "leverage"),
+    (lambda m: ols_coefficient(m.point([1.0]), [0.0], m.cov, 0.0), ValueError, "noise_std"),
+    (lambda m: ols_coefficient(m.point([1.0]), [np.nan], m.cov, 1.0), ValueError, "e_z"),
+    (lambda m: ols_expected_contribution(np.eye(3), m.point([1.0]), [0.0], m.cov, -1.0),
+     ValueError, "noise_std"),
+    (lambda m: ols_marginal_contribution(np.eye(2), np.zeros(2), m.point([1.0]), [0.0], m.cov),
+     ValueError, "A must have shape"),
+    (lambda m: ols_marginal_contribution(np.eye(3), np.full(3, np.nan), m.point([1.0]), [0.0],
+                                         m.cov), ValueError, "b contains NaN"),
+    (lambda m: ols_refit_contribution(np.ones((5, 3)), np.ones(5), np.ones(3), 1.0, "model"),
+     TypeError, "model"),
+    (lambda m: ols_refit_contribution(np.ones((5, 3)), np.ones(5), np.ones(3), np.nan, m),
+     ValueError, "y_z"),
+    (lambda m: ols_refit_contribution(np.ones((2, 3)), np.ones(2), np.ones(3), 1.0, m),
+     ValueError, "at least p"),
+])
+def test_ols_functions_bad_input(lin, call, error, match):
+    with pytest.raises(error, match=match):
+        call(lin)
+
+
+def test_ols_result_params_and_summary(lin):
+    ks = [50, 100, 200, 400]
+    res = simulate_ols_contributions(lin, lin.point([2.0, 2.0]), [0.0, 3.0], ks=ks,
+                                     n_datasets=500, random_state=11)
+    for j in range(2):
+        fit = res.slope(j)
+        assert res.params.loc[j, "slope"] == fit.slope and res.params.loc[j, "slope_se"] == fit.se
+        assert res.params.loc[j, "exact_slope"] == res.slope(j, which="exact").slope
+    np.testing.assert_allclose(res.params["coefficient"], res.coefficient)
+    summary = res.summary()
+    assert isinstance(summary, Summary)
+    np.testing.assert_allclose(summary.table["slope"], res.params["slope"])
 
 
 # ----------------------------------------------------------------------------- logistic
@@ -184,17 +267,26 @@ def test_population_loss_and_hessian_by_monte_carlo(logit):
 
 
 def test_batched_newton_matches_exact_learner(logit):
+    # the simulation's fits are LogisticProblem.newton_batch (z appended as a row for D + z);
+    # both solve to ~1e-12 relative, far inside atol=1e-10
     rng = np.random.default_rng(3)
     X, y = logit.sample(40, rng, size=5)
-    theta = fit_logistic_batch(augment(X), y, C=0.5)
+    problem = LogisticProblem(2, 2, 0.5)
+    theta = _fit_batch(problem, augment(X), y, None)
     for b in range(5):
         ref = ExactLogisticRegression(C=0.5).fit(X[b], y[b]).theta_
         np.testing.assert_allclose(theta[b], ref, atol=1e-10)
     # D + z, warm-started, equals the refit on the augmented data
     xz, yz = np.array([0.4, -1.0]), 0
-    th_dz = fit_logistic_batch(augment(X), y, C=0.5, theta0=theta, extra=(np.append(xz, 1.0), yz))
-    ref = ExactLogisticRegression(C=0.5).fit(np.vstack([X[0], xz]), np.append(y[0], yz)).theta_
-    np.testing.assert_allclose(th_dz[0], ref, atol=1e-10)
+    th_dz = _fit_batch(problem, augment(X), y, theta, extra=(np.append(xz, 1.0), yz))
+    for b in range(5):
+        ref = ExactLogisticRegression(C=0.5).fit(np.vstack([X[b], xz]), np.append(y[b], yz))
+        np.testing.assert_allclose(th_dz[b], ref.theta_, atol=1e-10)
+    # a fit that cannot converge is an error, not a number: separable data, huge C
+    Xs = np.array([[[-2.0, 0.0], [-1.0, 0.5], [1.0, 0.0], [2.0, -0.5]]])
+    with pytest.raises(RuntimeError, match="did not converge"):
+        _fit_batch(LogisticProblem(2, 2, 1e12), augment(Xs), np.array([[0, 0, 1, 1]]), None,
+                   max_iter=5)
 
 
 def test_logistic_regime_slopes(logit):
@@ -215,6 +307,13 @@ def test_logistic_regime_slopes(logit):
     # a validation set growing with k sits in between
     tm = fit_loglog_slope(res.ks, res.typical_magnitude(res.ks), 0.01 * res.typical_magnitude(res.ks))
     assert pop.slope < tm.slope < val.slope
+    # the result carries these fits: params (by evaluation), typical_slope, summary
+    assert res.params.loc["population", "slope"] == pop.slope
+    assert res.params.loc[10, "slope"] == val.slope and res.params.loc[10, "c1"] == res.c1[0]
+    assert res.typical_slope == pytest.approx(tm.slope, rel=1e-10)  # OLS = WLS, equal weights
+    table = res.summary().table
+    assert list(table["measured on"]) == ["population", "fixed V, |V| = 10"]
+    np.testing.assert_allclose(table["slope"], [pop.slope, val.slope])
 
 
 def test_control_variate_is_unbiased(logit):
@@ -237,3 +336,39 @@ def test_logistic_bad_inputs(logit):
         simulate_logistic_contributions(logit, np.zeros(2), 1, ks=[50], validation_sizes=(0,))
     with pytest.raises(ValueError, match="at least"):
         simulate_logistic_contributions(logit, np.zeros(2), 1, ks=[3])
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    (dict(y_z=True), TypeError, "y_z"),
+    (dict(y_z=0.5), TypeError, "y_z"),
+    (dict(x_z=[np.nan, 0.0]), ValueError, "x_z"),
+    (dict(n_datasets=1), ValueError, "n_datasets"),
+    (dict(n_datasets=10.0), TypeError, "n_datasets"),
+    (dict(n_pool=5, validation_sizes=(10,)), ValueError, "n_pool"),
+    (dict(C=0.0), ValueError, "C"),
+    (dict(C=np.inf), ValueError, "C"),
+    (dict(chunk_size=-1), ValueError, "chunk_size"),
+    (dict(ks=[50, 40]), ValueError, "ks"),
+    (dict(random_state="0"), TypeError, "random_state"),
+    (dict(model="logistic"), TypeError, "model"),
+])
+def test_simulate_logistic_bad_arguments(logit, kwargs, error, match):
+    args = dict(model=logit, x_z=np.zeros(2), y_z=1, ks=[50], n_datasets=4)
+    args.update(kwargs)
+    with pytest.raises(error, match=match):
+        simulate_logistic_contributions(**args)
+
+
+def test_logistic_model_bad_input(logit):
+    with pytest.raises(ValueError, match="coef"):
+        GaussianLogisticModel(coef=[np.inf])
+    with pytest.raises(ValueError, match="intercept"):
+        GaussianLogisticModel(coef=[1.0], intercept=np.nan)
+    with pytest.raises(ValueError, match="n_quad"):
+        GaussianLogisticModel(coef=[1.0], n_quad=0)
+    with pytest.raises(ValueError, match="cov"):
+        GaussianLogisticModel(coef=[1.0, 2.0], cov=np.eye(3))
+    with pytest.raises(ValueError, match="theta"):
+        logit.population_loss(np.zeros(2))
+    with pytest.raises(ValueError, match="n"):
+        logit.sample(0)

@@ -1,7 +1,7 @@
-"""Figures for the metric comparison ("Which loss?") and the aggregate-individual link.
+"""Figures for the metric comparison and the aggregate-individual link.
 
-Inputs are :class:`scaling_kit.which_loss.MetricComparison` and
-:class:`scaling_kit.which_loss.LinkResult`.
+Inputs are :class:`scaling_kit.metric_comparison.MetricComparison` and
+:class:`scaling_kit.link.LinkResult`.
 """
 
 from __future__ import annotations

@@ -1,4 +1,8 @@
-"""Figures for the theory part of the kit (MATH.md Section 3, Covert et al. Appendix A)."""
+"""Figures for the theory part of the kit (docs/math.md §4, Covert et al. Appendix A).
+
+Inputs are the results of :mod:`scaling_kit.theory` (with their fitted slopes in ``params``);
+the figures draw, they fit nothing.
+"""
 
 from __future__ import annotations
 
@@ -39,11 +43,9 @@ def plot_ols_rates(result, ax=None):
     ks = result.ks.astype(float)
     for j in range(result.mean.shape[1]):
         c = colors[j % len(colors)]
-        try:
-            fit = result.slope(j)
-            slope = f", slope {fit.slope:.3f} ± {fit.se:.3f}"
-        except ValueError:
-            slope = ""
+        fit = result.params.loc[j]
+        slope = (f", slope {fit['slope']:.3f} ± {fit['slope_se']:.3f}"
+                 if np.isfinite(fit["slope"]) else "")
         label = f"e²/σ² = {result.e_z[j] ** 2 / result.noise_var:.2g}, lev = {result.leverage[j]:.2g}{slope}"
         _abs_with_sign(ax, ks, result.mean[:, j], result.se[:, j], c, label)
         ax.plot(ks, np.abs(result.exact[:, j]), "-", color=c, lw=1, alpha=0.8)
@@ -56,8 +58,16 @@ def plot_ols_rates(result, ax=None):
     return fig
 
 
-def plot_ols_sign_flip(result, k_index=-1, ax=None):
-    """``k^2 E[Delta]`` against ``e_z^2 / sigma^2`` at one ``k``: the sign flips at 2."""
+def plot_ols_sign_flip(result, flip, *, ax=None):
+    """``k^2 E[Delta]`` against ``e_z^2 / sigma^2`` at the size of ``flip``: the sign flips at 2.
+
+    ``flip`` is ``result.sign_flip(k_index)`` (a :class:`~scaling_kit.theory.SignFlip`).
+    """
+    matches = np.flatnonzero(result.ks == flip.k)
+    if matches.size != 1:
+        raise ValueError(f"flip.k = {flip.k} is not one of the simulated sizes "
+                         f"{result.ks.tolist()}; pass result.sign_flip(k_index).")
+    k_index = int(matches[0])
     fig, ax = _axes(ax)
     k = float(result.ks[k_index])
     r2 = result.e_z**2 / result.noise_var
@@ -66,7 +76,6 @@ def plot_ols_sign_flip(result, k_index=-1, ax=None):
                 fmt="o", label="simulated (± 2 se)")
     ax.plot(r2[order], k**2 * result.exact[k_index, order], "-", label="exact E[Δ | X], averaged")
     ax.plot(r2[order], result.coefficient[order], "--", label="c(z) = (2σ² − e²)·lev")
-    flip = result.sign_flip(k_index)
     ax.axhline(0, color="0.5", lw=0.8)
     ax.axvline(2.0, color="k", ls=":", label="e² = 2σ²")
     ax.axvline(flip.ratio, color="C3", lw=0.8, label=f"simulated root {flip.ratio:.3f} ± {flip.se:.3f}")
@@ -102,21 +111,19 @@ def plot_logistic_regimes(result, ax=None):
     ks = result.ks.astype(float)
 
     def label(which, name):
-        try:
-            fit = result.slope(which)
-            return f"{name}: slope {fit.slope:.2f} ± {fit.se:.2f}"
-        except ValueError:
+        fit = result.params.loc[which]
+        if not np.isfinite(fit["slope"]):
             return f"{name} (changes sign)"
+        return f"{name}: slope {fit['slope']:.2f} ± {fit['slope_se']:.2f}"
 
     _abs_with_sign(ax, ks, result.population, result.population_se, "C0", label("population", "population loss"))
     for i, n in enumerate(result.validation_sizes):
         c = f"C{i + 1}"
         _abs_with_sign(ax, ks, result.validation[:, i], result.validation_se[:, i], c,
-                       label(int(n), f"fixed V, |V| = {n}"))
+                       label(n, f"fixed V, |V| = {n}"))
         ax.plot(ks, np.abs(result.c1[i]) / ks, "--", color=c, lw=1)
     tm = result.typical_magnitude(result.ks)
-    slope = np.polyfit(np.log(ks), np.log(tm), 1)[0]
-    ax.plot(ks, tm, ":", color="k", label=f"RMS over V with |V| = k: slope {slope:.2f}")
+    ax.plot(ks, tm, ":", color="k", label=f"RMS over V with |V| = k: slope {result.typical_slope:.2f}")
     ax.plot([], [], "k--", lw=1, label="c₁(V)/k (Theorem A.2)")
     ax.set(xscale="log", yscale="log", xlabel="dataset size k",
            ylabel="|mean contribution| (open = negative)", title="Logistic regression: two regimes")

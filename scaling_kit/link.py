@@ -1,0 +1,338 @@
+"""The aggregate-individual link: the mean marginal contribution is the learning curve's step.
+
+docs/math.md §3. :func:`aggregate_individual_link` checks the footnote to Covert et al.'s
+Eq. 2. For z drawn from the pool and D a stratified draw of size k from the pool without z,
+
+    E_z[Delta(z, D)] = eps(k) - eps(k + 1) ~= -eps'(k),
+
+with ``eps(k)`` the expected test loss at size k. For ``eps(k) = eps_inf + a k^b`` the mean
+contribution is ``-a b k^(b-1)``: it decays with exponent ``1 - b``, to be compared with the
+individual exponents alpha(z).
+
+Why the identity holds with the engine's sampler (:mod:`scaling_kit.sampling`): for z uniform
+on the pool and D ~ strat(k) conditioned on z not in D, the marginal law of D is exactly
+strat(k) (the conditioning weights ``1 / P(z not in D)`` sum to one over the points outside
+D), so ``E_z E[loss(D)] = eps(k)``. ``D + {z}`` has the class counts of strat(k) plus one point
+of class c with probability ``n_c / n``: it equals strat(k + 1) when the rounding of the class
+counts agrees (exactly, e.g., for a mirror-symmetric binary problem with balanced classes), and
+differs from it by a class-rounding term of the order of a single contribution otherwise. A
+fitted smooth curve averages that term out over k. :func:`expected_loss` estimates ``eps(k)``
+with exactly the engine's stratified draws.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from . import exact_engine
+from ._checks import as_problem, check_int, check_random_state, check_sizes, spawn_seeds
+from .aggregate import OffsetPowerLaw, PowerLaw, learning_curve
+from .contributions import sample_contributions, summarize_contributions
+from .laws.validation import fit_loglinear_laws
+from .learners import ExactLogisticRegression, as_learner, call_fit_predict_proba
+from .logistic import LogisticProblem, augment
+from .metrics import check_metrics, losses_from_logp, losses_from_proba
+from .results import Summary
+from .sampling import StratifiedSampler
+
+__all__ = ["LinkResult", "aggregate_individual_link", "expected_loss"]
+
+
+# ------------------------------------------------------------------------------------------
+# expected loss with the engine's stratified draws
+# ------------------------------------------------------------------------------------------
+def expected_loss(learner, data, k, *, n_datasets=200, metric="log_loss", random_state=None,
+                  batch=64) -> pd.DataFrame:
+    """Monte Carlo estimate of ``eps(k) = E_{|D| = k}[loss(fit on D)]`` on the test set
+    (docs/math.md §3, the aggregate-individual link).
+
+    D is drawn exactly as the contribution engine draws it (proportional stratification from
+    the pool, :class:`~scaling_kit.sampling.StratifiedSampler`), ``n_datasets`` independent
+    draws per k, each size from its own child stream of ``random_state``
+    (``SeedSequence.spawn``). :class:`~scaling_kit.learners.ExactLogisticRegression` is fitted
+    in batches of ``batch`` datasets by the exact engine; any other learner one dataset at a
+    time (with a seed drawn from the size's stream).
+
+    Parameters
+    ----------
+    learner : ExactLogisticRegression or a scikit-learn classifier with ``predict_proba``.
+    data : a :class:`scaling_kit.datasets.Dataset` or a tuple ``(X_pool, y_pool, X_test,
+        y_test)``.
+    k : a dataset size or a sequence of them (each at most what the stratified draw allows).
+    metric : a metric name or a list of them (:data:`scaling_kit.metrics.METRICS`).
+
+    Returns
+    -------
+    DataFrame indexed by k with ``mean, std, count, sem`` of the first metric, plus
+    ``<metric>_mean`` / ``<metric>_sem`` for every metric when ``metric`` is a list.
+    """
+    metrics = check_metrics(metric)
+    problem_data = as_problem(data)
+    X_pool, y_pool, X_test, y_test = (problem_data.X_pool, problem_data.y_pool,
+                                      problem_data.X_test, problem_data.y_test)
+    n_classes = problem_data.n_classes
+    ks = np.unique(check_sizes(k, "k", unique=False))
+    n_datasets = check_int(n_datasets, "n_datasets", low=2)
+    batch = check_int(batch, "batch", low=1)
+    sampler = StratifiedSampler(y_pool, n_classes)
+    for kk in ks:
+        sampler.check_k(int(kk), exclude_one=False)
+    seqs = spawn_seeds(random_state, len(ks))
+    exact = isinstance(learner, ExactLogisticRegression)
+    if exact:
+        problem = LogisticProblem(X_pool.shape[1], n_classes, learner.C)
+        Xa_pool, Xa_test = augment(X_pool), augment(X_test)
+    else:
+        adapter = as_learner(learner)
+    rows = []
+    for kk, seq in zip(ks, seqs):
+        rng = check_random_state(seq)
+        Ds = np.stack([sampler.draw(rng, int(kk)) for _ in range(n_datasets)])
+        vals = {m: [] for m in metrics}
+        if exact:
+            for start in range(0, n_datasets, batch):
+                D = Ds[start:start + batch]
+                theta, _ = exact_engine.fit_datasets(problem, Xa_pool[D], y_pool[D])
+                out = losses_from_logp(exact_engine.test_log_proba(problem, Xa_test, theta),
+                                       y_test, metrics)
+                for m in metrics:
+                    vals[m].append(out[m])
+        else:
+            seeds = rng.integers(2**31 - 1, size=n_datasets)
+            for D, seed in zip(Ds, seeds):
+                proba = call_fit_predict_proba(adapter, X_pool[D], y_pool[D], X_test, n_classes,
+                                               int(seed))
+                out = losses_from_proba(proba, y_test, metrics)
+                for m in metrics:
+                    vals[m].append(np.atleast_1d(out[m]))
+        row = {"k": int(kk)}
+        for i, m in enumerate(metrics):
+            v = np.concatenate(vals[m])
+            mean, std = float(v.mean()), float(v.std(ddof=1))
+            if i == 0:
+                row.update(mean=mean, std=std, count=v.size, sem=std / np.sqrt(v.size))
+            if len(metrics) > 1:
+                row[f"{m}_mean"] = mean
+                row[f"{m}_sem"] = std / np.sqrt(v.size)
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("k")
+
+
+# ------------------------------------------------------------------------------------------
+# the aggregate-individual link
+# ------------------------------------------------------------------------------------------
+@dataclass
+class LinkResult:
+    """The mean individual contribution against the learning curve (docs/math.md §3).
+
+    Attributes
+    ----------
+    table : indexed by k: ``mean_delta`` (mean over the sampled points of their mean
+        contributions), ``sem`` (standard deviation of the point means / sqrt(n_points): the
+        spread between points; datasets shared between points add a correlation it ignores),
+        ``difference`` = ``eps(k) - eps(k+1)`` and ``minus_derivative`` = ``-eps'(k)`` of the
+        fitted curve, ``z_score`` = ``(mean_delta - difference) / sem``.
+    curve : the learning-curve points, indexed by size: ``mean, sem`` (and more columns).
+    form : the fitted curve (:mod:`scaling_kit.aggregate` form with ``difference``,
+        ``derivative``).
+    implied_exponent : ``1 - b``: the decay exponent of ``-eps'(k) = -a b k^(b-1)``.
+    mean_curve_alpha : OLS slope of ``-log mean_delta`` on ``log k`` (NaN if a mean is <= 0).
+    laws : :class:`~scaling_kit.laws.validation.LogLinearLawResults` of the individual points
+        (None with fewer than 3 k); ``alphas`` their fitted exponents.
+    contributions : the sampled contributions (``sample_contributions`` output).
+    points, metric, curve_method : what was computed.
+    """
+
+    table: pd.DataFrame
+    curve: pd.DataFrame
+    form: object
+    implied_exponent: float
+    mean_curve_alpha: float
+    laws: object
+    alphas: pd.Series
+    contributions: pd.DataFrame
+    points: np.ndarray
+    metric: str
+    curve_method: str
+
+    @property
+    def params(self) -> pd.Series:
+        """The fitted curve's parameters, the implied exponent ``1 - b`` and the exponent of
+        the mean contribution curve."""
+        return pd.concat([pd.Series(self.form.params_, dtype=float),
+                          pd.Series({"implied_exponent": self.implied_exponent,
+                                     "mean_curve_alpha": self.mean_curve_alpha})])
+
+    @property
+    def alpha_range(self) -> tuple:
+        """(min, max) of the individual alphas."""
+        if self.alphas.empty:
+            return (np.nan, np.nan)
+        return (float(self.alphas.min()), float(self.alphas.max()))
+
+    @property
+    def implied_exponent_percentile(self) -> float:
+        """Share of individual alphas below the implied exponent ``1 - b`` (in [0, 1])."""
+        if self.alphas.empty:
+            return np.nan
+        return float(np.mean(self.alphas.to_numpy() < self.implied_exponent))
+
+    def summary(self) -> Summary:
+        """The link at every k, the fitted curve and the exponents
+        (a :class:`scaling_kit.results.Summary`)."""
+        al = self.alphas
+        facts = {
+            "metric": self.metric,
+            "points": len(self.points),
+            "learning curve": f"{self.curve_method}, {len(self.curve)} sizes",
+            "form": getattr(self.form, "formula", type(self.form).__name__),
+            "implied exponent 1 - b": float(self.implied_exponent),
+            "exponent of the mean curve (OLS)": float(self.mean_curve_alpha),
+        }
+        if not al.empty:
+            facts.update({
+                "individual alphas": len(al),
+                "alpha min": float(al.min()),
+                "alpha median": float(al.median()),
+                "alpha max": float(al.max()),
+                "share of alphas below 1 - b": self.implied_exponent_percentile,
+            })
+        fitted = pd.DataFrame({"estimate": pd.Series(self.form.params_, dtype=float)})
+        return Summary(
+            title="Aggregate-individual link: E_z[Delta(z, D)] = eps(k) - eps(k+1) ~= -eps'(k)",
+            facts=facts,
+            tables={"mean contribution against the curve's step, by k": self.table,
+                    "fitted learning curve": fitted},
+        )
+
+    def __repr__(self) -> str:
+        return (f"LinkResult({self.metric}, implied exponent {self.implied_exponent:.3f}, "
+                f"individual alphas in [{self.alpha_range[0]:.2f}, {self.alpha_range[1]:.2f}])")
+
+
+_FORMS = {"power law": PowerLaw, "power law + offset": OffsetPowerLaw}
+
+
+def aggregate_individual_link(learner, data, ks, *, points=50, n_samples=100,
+                              metric="log_loss", curve_sizes=None, n_datasets=200,
+                              curve_method="stratified", form="power law + offset",
+                              share_datasets=True, random_state=None, n_jobs=1,
+                              progress=False) -> LinkResult:
+    """Compare the mean individual contribution with the step of the learning curve.
+
+    docs/math.md §3 (the footnote to Covert et al.'s Eq. 2):
+    ``E_z[Delta(z, D)] = eps(k) - eps(k+1) ~= -eps'(k)``; for ``eps = eps_inf + a k^b`` the
+    mean contribution decays like ``k^-(1 - b)``.
+
+    Steps: (1) sample contributions of ``points`` (an int: that many pool points drawn at
+    random; or pool indices) at each k in ``ks`` with
+    :func:`~scaling_kit.contributions.sample_contributions`, and average over the points;
+    (2) estimate the learning curve ``eps`` at ``curve_sizes`` (default: ``ks`` and a
+    log-spaced grid of 8 sizes between them) on the same pool, test set, learner and metric,
+    with ``curve_method="stratified"`` (:func:`expected_loss`: the engine's draws,
+    ``n_datasets`` per size; what the identity needs) or ``"nested"``
+    (:func:`scaling_kit.aggregate.learning_curve`, Hestness nested shards, ``n_datasets``
+    seeds; log loss only); (3) fit ``form`` (``"power law + offset"``, ``"power law"`` or an
+    unfitted :mod:`scaling_kit.aggregate` form) and compare ``difference(k)``; (4) fit the
+    individual laws (:func:`~scaling_kit.laws.validation.fit_loglinear_laws`, sign-changing
+    points flagged) and report the implied exponent ``1 - b`` beside their alphas.
+
+    ``data`` is a :class:`scaling_kit.datasets.Dataset` or a tuple ``(X_pool, y_pool, X_test,
+    y_test)``. The points, the contributions and the curve draw from three independent child
+    streams of ``random_state`` (``SeedSequence.spawn``).
+    """
+    if not isinstance(metric, str):
+        raise TypeError(f"metric must be a single metric name, e.g. 'log_loss'; got {metric!r}.")
+    check_metrics(metric)
+    problem = as_problem(data)
+    X_pool, y_pool, X_test, y_test = problem.X_pool, problem.y_pool, problem.X_test, problem.y_test
+    ks = np.unique(check_sizes(ks, "ks", unique=False))
+    if ks.size < 2:
+        raise ValueError(f"ks must hold at least 2 distinct sizes; got {ks.tolist()}.")
+    n_samples = check_int(n_samples, "n_samples", low=1)
+    n_datasets = check_int(n_datasets, "n_datasets", low=2)
+    if curve_method not in ("stratified", "nested"):
+        raise ValueError(f"curve_method must be 'stratified' or 'nested'; got {curve_method!r}.")
+    if curve_method == "nested" and metric != "log_loss":
+        raise ValueError("curve_method='nested' records the log loss only; use 'stratified' for "
+                         f"metric={metric!r}.")
+    if isinstance(form, str):
+        if form not in _FORMS:
+            raise ValueError(f"form must be one of {list(_FORMS)} or an aggregate form; got "
+                             f"{form!r}.")
+        form = _FORMS[form]()
+    elif not (hasattr(form, "fit") and hasattr(form, "difference")):
+        raise TypeError("form must be a name or an unfitted scaling_kit.aggregate form; got "
+                        f"{type(form).__name__}.")
+    seq_points, seq_contributions, seq_curve = spawn_seeds(random_state, 3)
+    n_pool = X_pool.shape[0]
+    if isinstance(points, (int, np.integer)) and not isinstance(points, bool):
+        points = check_int(points, "points", low=2, high=n_pool)
+        rng = check_random_state(seq_points)
+        points = np.sort(rng.choice(n_pool, size=points, replace=False))
+    else:
+        points = np.asarray(points)
+        if points.ndim != 1 or points.size < 2 or points.dtype.kind not in "iu":
+            raise ValueError("points must be an int or at least 2 integer pool indices; got "
+                             f"{points!r}.")
+    if curve_sizes is None:
+        grid = np.geomspace(ks.min(), ks.max(), 8).round().astype(np.int64)
+        curve_sizes = np.union1d(ks, grid)
+    curve_sizes = np.unique(check_sizes(curve_sizes, "curve_sizes", unique=False))
+    if curve_sizes.size < 3:
+        raise ValueError("curve_sizes must hold at least 3 sizes for a curve fit; got "
+                         f"{curve_sizes.tolist()}.")
+
+    # (1) individual contributions
+    df = sample_contributions(learner, X_pool, y_pool, X_test, y_test, points, k=ks,
+                              n_samples=n_samples, metric=metric,
+                              share_datasets=share_datasets,
+                              random_state=int(seq_contributions.generate_state(1)[0]),
+                              n_jobs=n_jobs, progress=progress)
+    summ = summarize_contributions(df)
+    point_means = summ["mean"].unstack("k")
+    table = pd.DataFrame({
+        "mean_delta": point_means.mean(axis=0),
+        "sem": point_means.std(axis=0, ddof=1) / np.sqrt(point_means.shape[0]),
+    })
+    table.index.name = "k"
+
+    # (2) the learning curve on the same problem
+    arrays = (X_pool, y_pool, X_test, y_test)
+    if curve_method == "stratified":
+        curve = expected_loss(learner, arrays, curve_sizes, n_datasets=n_datasets,
+                              metric=metric, random_state=seq_curve)
+    else:
+        lc = learning_curve(learner, arrays, sizes=curve_sizes, n_seeds=n_datasets,
+                            random_state=seq_curve, n_jobs=n_jobs)
+        agg = lc.aggregate()
+        curve = pd.DataFrame({"mean": agg["cross_entropy_mean"],
+                              "sem": agg["cross_entropy_sem"]})
+        curve.index.name = "k"
+    # (3) fitted form
+    form.fit(curve.index.to_numpy(dtype=float), curve["mean"].to_numpy())
+    kf = table.index.to_numpy(dtype=float)
+    table["difference"] = form.difference(kf)
+    table["minus_derivative"] = -form.derivative(kf)
+    table["z_score"] = (table["mean_delta"] - table["difference"]) / table["sem"]
+    b = float(form.params_["b"])
+    md = table["mean_delta"].to_numpy()
+    mean_alpha = (-stats.linregress(np.log(kf), np.log(md)).slope if np.all(md > 0)
+                  else np.nan)
+
+    # (4) individual laws
+    laws, alphas = None, pd.Series(dtype=float, name="alpha")
+    if ks.size >= 3:
+        try:
+            laws = fit_loglinear_laws(summ, sign_change="flag")
+            alphas = laws.fitted["alpha"]
+        except ValueError:
+            laws = None
+    return LinkResult(table=table, curve=curve, form=form, implied_exponent=1.0 - b,
+                      mean_curve_alpha=float(mean_alpha), laws=laws, alphas=alphas,
+                      contributions=df, points=points, metric=metric,
+                      curve_method=curve_method)

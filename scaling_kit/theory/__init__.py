@@ -1,0 +1,43 @@
+"""Theory checks by simulation: exact marginal contributions where the truth is known.
+
+docs/math.md §4 and Covert et al. (ICML 2024), Appendix A (Theorems A.1 and A.2):
+
+* :mod:`~scaling_kit.theory.ols` - linear regression, exact contributions by a rank-one
+  (Sherman-Morrison) update; ``E[Delta] ~ c(z) k^-2`` with the sign flip at ``e_z^2 = 2 sigma^2``;
+* :mod:`~scaling_kit.theory.logistic` - L2 logistic regression: ``k^-2`` on the population
+  loss, ``k^-1`` on a fixed validation set;
+* :mod:`~scaling_kit.theory.slope` - the log-log slope fit shared by both.
+"""
+
+from .logistic import (
+    GaussianLogisticModel,
+    LogisticContributionResult,
+    simulate_logistic_contributions,
+)
+from .ols import (
+    GaussianLinearModel,
+    OLSContributionResult,
+    SignFlip,
+    ols_coefficient,
+    ols_expected_contribution,
+    ols_marginal_contribution,
+    ols_refit_contribution,
+    simulate_ols_contributions,
+)
+from .slope import SlopeFit, fit_loglog_slope
+
+__all__ = [
+    "GaussianLinearModel",
+    "GaussianLogisticModel",
+    "LogisticContributionResult",
+    "OLSContributionResult",
+    "SignFlip",
+    "SlopeFit",
+    "fit_loglog_slope",
+    "ols_coefficient",
+    "ols_expected_contribution",
+    "ols_marginal_contribution",
+    "ols_refit_contribution",
+    "simulate_logistic_contributions",
+    "simulate_ols_contributions",
+]
