@@ -757,7 +757,7 @@ def valuation_experiment(dataset, *, n_points: int = 200, k_range=(100, 1000),
        measured in accuracy, so the ``"error"`` metric (0-1 loss) values points in the unit
        of the outcome; ``"log_loss"`` is the loss the laws are usually fitted on.
     """
-    from .contributions import sample_contributions
+    from .contributions import delta_column, sample_contributions
     from .laws.likelihood import fit_likelihood
 
     learner = ExactLogisticRegression(C=1.0) if learner is None else learner
@@ -773,13 +773,13 @@ def valuation_experiment(dataset, *, n_points: int = 200, k_range=(100, 1000),
     metrics = list(dict.fromkeys(["log_loss", *selection_metrics]))
     rng = np.random.default_rng(np.random.SeedSequence(int(random_state), spawn_key=(0,)))
     candidates = np.sort(rng.choice(n_pool, size=int(n_points), replace=False))
-    args = (learner, dataset.X_pool, dataset.y_pool, dataset.X_test, dataset.y_test, candidates)
+    args = (learner, dataset, candidates)
     common = dict(k_range=(k_lo, k_hi), cache=cache, n_jobs=n_jobs, progress=progress)
     truth_samples = sample_contributions(*args, n_samples=int(n_truth), metric=metrics,
                                          random_state=int(random_state) + 1, **common)
     estimate_samples = sample_contributions(*args, n_samples=ns[-1], metric="log_loss",
                                             random_state=int(random_state) + 2, **common)
-    truth = monte_carlo_shapley(truth_samples, delta_col="delta_log_loss")
+    truth = monte_carlo_shapley(truth_samples, delta_col="delta")
     estimators = {
         "Monte Carlo": lambda s, delta_col="delta": monte_carlo_shapley(
             s, delta_col=delta_col)["value"],
@@ -793,7 +793,7 @@ def valuation_experiment(dataset, *, n_points: int = 200, k_range=(100, 1000),
                                             n_samples=ns, estimators=estimators)
     laws, scores, addition = {}, {}, {}
     for m in selection_metrics:
-        col = f"delta_{m}"
+        col = delta_column(m, truth_samples.attrs["metrics"])
         laws[m] = fit_likelihood(truth_samples, delta_col=col)
         scores[m] = selection_scores(laws[m], k0, shapley=monte_carlo_shapley(
             truth_samples, delta_col=col)["value"])

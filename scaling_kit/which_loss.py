@@ -236,6 +236,7 @@ def compare_metrics(df, metrics=None, *, z=2.0, min_k=3, c_method="log") -> Metr
     if not isinstance(df, pd.DataFrame) or not {"point", "k"} <= set(df.columns):
         raise ValueError("df must be a DataFrame from sample_contributions (columns point, k, "
                          "delta_<metric>).")
+    df = df.rename(columns={"delta": "delta_" + df.attrs["metrics"][0]}) if df.attrs.get("metrics") and "delta_" + df.attrs["metrics"][0] not in df.columns else df  # noqa: E501
     available = _metrics_in(df)
     if metrics is None:
         metrics = available
@@ -526,7 +527,7 @@ def aggregate_individual_link(learner, dataset, ks, *, points=50, n_samples=100,
         raise ValueError("curve_sizes must hold at least 3 sizes for a curve fit.")
 
     # (1) individual contributions
-    df = sample_contributions(learner, X_pool, y_pool, X_test, y_test, points, k=ks,
+    df = sample_contributions(learner, (X_pool, y_pool, X_test, y_test), points, k=ks,
                               n_samples=n_samples, metric=metric,
                               share_datasets=share_datasets, random_state=random_state,
                               n_jobs=n_jobs, progress=progress)
