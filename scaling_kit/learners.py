@@ -210,13 +210,13 @@ class SklearnClassifier:
     def __init__(self, estimator):
         if not hasattr(estimator, "fit") or not hasattr(estimator, "predict_proba"):
             raise TypeError(
-                f"{type(estimator).__name__} has no predict_proba; contributions need "
+                f"learner {type(estimator).__name__} has no predict_proba; contributions need "
                 "probabilities. For SVC pass probability=True or wrap it in "
                 "sklearn.calibration.CalibratedClassifierCV."
             )
         if not hasattr(estimator, "get_params"):
-            raise TypeError(f"{type(estimator).__name__} is not a scikit-learn estimator "
-                            "(no get_params); give it fit_predict_proba instead.")
+            raise TypeError(f"learner {type(estimator).__name__} is not a scikit-learn "
+                            "estimator (no get_params); give it fit_predict_proba instead.")
         self.estimator = estimator
 
     @property

@@ -72,21 +72,26 @@ class StratifiedSampler:
         """Per-class counts of a dataset of size ``k`` (:func:`stratified_counts`)."""
         return stratified_counts(self.class_sizes, k)
 
-    def check_k(self, k: int, exclude_one: bool = True) -> np.ndarray:
-        """Validate that D of size k can be drawn (without one point z, if ``exclude_one``)."""
-        k = check_int(k, "k", low=1)
+    def check_k(self, k: int, exclude_one: bool = True, name: str = "k") -> np.ndarray:
+        """Validate that D of size k can be drawn (without one point z, if ``exclude_one``);
+        errors name the argument ``name`` (e.g. ``k_range``)."""
+        k = check_int(k, name, low=1)
         n = self.y.size
+        where = "" if name == "k" else f"{name}: "
         if k > n - int(exclude_one):
             raise ValueError(
-                f"k={k} is larger than the pool allows ({n} points"
+                f"{where}k={k} is larger than the pool allows ({n} points"
                 + (", minus the point z itself" if exclude_one else "") + "). Use a smaller k."
             )
-        counts = self.counts(k)
+        try:
+            counts = self.counts(k)
+        except ValueError as err:
+            raise ValueError(f"{where}{err}") from None
         room = self.class_sizes - int(exclude_one)
         bad = np.flatnonzero(counts > room)
         if bad.size:
             raise ValueError(
-                f"k={k}: class {bad.tolist()} needs {counts[bad].tolist()} points but the pool "
+                f"{where}k={k}: class {bad.tolist()} needs {counts[bad].tolist()} points but the pool "
                 f"has only {self.class_sizes[bad].tolist()}"
                 + (" (one of them may be z)" if exclude_one else "") + ". Use a smaller k."
             )

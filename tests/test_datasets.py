@@ -98,21 +98,7 @@ def test_original_labels_recorded():
     assert "2 classes" in repr(ds)
 
 
-def test_make_dataset_bad_input():
-    X = np.zeros((10, 2))
-    y = np.arange(10) % 2
-    with pytest.raises(ValueError, match="2-D"):
-        make_dataset(np.zeros(10), y)
-    with pytest.raises(ValueError, match="1-D"):
-        make_dataset(X, y[:-1])
-    bad = X.copy()
-    bad[3, 1] = np.nan
-    with pytest.raises(ValueError, match="NaN"):
-        make_dataset(bad, y)
-    with pytest.raises(ValueError, match="two classes"):
-        make_dataset(X, np.zeros(10))
-    with pytest.raises(ValueError, match="Unknown dataset"):
-        load_dataset("mnist")
+def test_available_datasets():
     assert available_datasets()[:5] == tuple(OFFLINE)
 
 
@@ -199,7 +185,7 @@ def test_miniboone_cache_from_environment(tmp_path, monkeypatch):
 
 
 def test_miniboone_rejects_bad_download(tmp_path):
-    with pytest.raises(ValueError, match="unexpected shapes"):
+    with pytest.raises(ValueError, match=r"X of shape \(5, 3\).*not cached"):
         load_miniboone(data_home=tmp_path, fetcher=lambda _: (np.zeros((5, 3)), np.zeros(4)))
     assert not (tmp_path / "miniboone.npz").exists()
     assert _leftovers(tmp_path) == []

@@ -78,7 +78,7 @@ def check_plan_sizes(sampler: StratifiedSampler, k, k_range, allow_z_in_D: bool)
     if k_range is not None:
         lo, hi = check_size_range(k_range, "k_range")
         for size in (lo, hi):
-            sampler.check_k(size, exclude_one=exclude_one)
+            sampler.check_k(size, exclude_one=exclude_one, name="k_range")
         if exclude_one and np.any(sampler.prob_excluded(hi) <= 0):
             raise ValueError(f"k_range: k_max={hi} leaves no room for z outside D; lower k_max.")
         return None, (lo, hi)
