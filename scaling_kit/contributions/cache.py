@@ -117,8 +117,9 @@ class ChunkCache:
                 self._damaged(path, "is missing from a completed run")
             return None
         try:
-            with np.load(path, allow_pickle=False) as data:
-                arrays = {name: data[name] for name in data.files}
+            with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as data:
+                arrays = {name: data[name] for name in data.files}  # (own handle: closed
+            # even when np.load fails on a damaged file)
             meta = json.loads(str(arrays.pop("meta")))
             reason = self._check(i, rows, arrays, meta)
         except _READ_ERRORS as err:

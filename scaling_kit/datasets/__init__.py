@@ -248,7 +248,7 @@ def _miniboone_problem(arrays: dict):
 def _read_miniboone(path):
     """``(X, y)`` from the cache file, or ``(None, reason)`` if it is damaged or foreign."""
     try:
-        with np.load(path, allow_pickle=False) as data:
+        with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as data:
             arrays = {name: data[name] for name in data.files}
     except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile, zlib.error) as err:
         return None, f"is unreadable ({type(err).__name__}: {err})"
