@@ -19,6 +19,7 @@ BLAS threads to 2 themselves, so either way the pinning inside chunks is exercis
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -111,3 +112,17 @@ def test_seed_forms(toy3):
     assert not np.array_equal(a["delta"], b["delta"])
     pd.testing.assert_frame_equal(a, run(np.random.SeedSequence(4).spawn(1)[0]),
                                   check_exact=True)
+
+
+def test_multiprocessing_backend_runs_in_waves_and_caches(tmp_path, toy):
+    """The multiprocessing backend cannot return a generator: chunks run in waves (of 8 with
+    two workers), each finished chunk cached; the table equals the sequential one."""
+    kw = dict(k=[10, 20], n_samples=5, chunk_size=2, random_state=1, progress=False)
+    reference = sample_contributions(ExactLogisticRegression(), toy, [0, 1, 2, 3], **kw)
+    with joblib.parallel_config(backend="multiprocessing"):
+        table = sample_contributions(ExactLogisticRegression(), toy, [0, 1, 2, 3], n_jobs=2,
+                                     cache=tmp_path, **kw)
+    pd.testing.assert_frame_equal(table, reference, check_exact=True)
+    files = list(tmp_path.glob("contributions-*/chunk-*.npz"))
+    record = json.loads(next(tmp_path.glob("contributions-*/run.json")).read_text())
+    assert len(files) == record["n_chunks"] > 8 and record["complete"]
