@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from urllib.error import URLError
 
 import numpy as np
@@ -15,6 +16,7 @@ from scaling_kit.datasets import (
     load_nmt_curves,
     make_dataset,
 )
+from scaling_kit.exceptions import CacheWarning
 
 OFFLINE = {  # name: (rows, features, classes)
     "breast_cancer": (569, 30, 2),
@@ -189,3 +191,58 @@ def test_miniboone_rejects_bad_download(tmp_path):
         load_miniboone(data_home=tmp_path, fetcher=lambda _: (np.zeros((5, 3)), np.zeros(4)))
     assert not (tmp_path / "miniboone.npz").exists()
     assert _leftovers(tmp_path) == []
+
+
+def _damage_miniboone(path, kind):
+    X, y = _small_arrays()
+    if kind == "pickled":
+        np.save(str(path) + ".npy", np.array([{"X": 1}], dtype=object))
+        path.write_bytes(Path(str(path) + ".npy").read_bytes())
+        Path(str(path) + ".npy").unlink()
+    elif kind == "truncated":
+        data = path.read_bytes()
+        path.write_bytes(data[: len(data) // 3])
+    elif kind == "wrong shape":
+        np.savez(path, X=X[:, :49], y=y)
+    elif kind == "labels":
+        np.savez(path, X=X, y=y + 3)
+    elif kind == "edited":  # a kit-written file whose X changed after the checksum
+        with np.load(path) as data:
+            arrays = {name: data[name] for name in data.files}
+        arrays["X"] = arrays["X"] * 2
+        np.savez(path, **arrays)
+
+
+MINIBOONE_DAMAGE = ["pickled", "truncated", "wrong shape", "labels", "edited"]
+
+
+@pytest.mark.parametrize("kind", MINIBOONE_DAMAGE)
+def test_damaged_miniboone_cache_is_downloaded_again(tmp_path, kind):
+    load_miniboone(data_home=tmp_path, fetcher=lambda _: _small_arrays(seed=0))
+    path = tmp_path / "miniboone.npz"
+    _damage_miniboone(path, kind)
+    with pytest.warns(CacheWarning, match="miniboone.npz"):
+        X, y = load_miniboone(data_home=tmp_path, fetcher=lambda _: _small_arrays(seed=2))
+    np.testing.assert_array_equal(X, _small_arrays(seed=2)[0])
+    X2, _ = load_miniboone(data_home=tmp_path, fetcher=lambda _: 1 / 0)  # now intact
+    np.testing.assert_array_equal(X2, X)
+
+
+@pytest.mark.parametrize("kind", MINIBOONE_DAMAGE)
+def test_damaged_miniboone_cache_offline_names_file_and_remedy(tmp_path, kind):
+    load_miniboone(data_home=tmp_path, fetcher=lambda _: _small_arrays())
+    path = tmp_path / "miniboone.npz"
+    _damage_miniboone(path, kind)
+
+    def offline(_):
+        raise URLError("offline")
+
+    with pytest.warns(CacheWarning), pytest.raises(RuntimeError) as info:
+        load_miniboone(data_home=tmp_path, fetcher=offline)
+    assert str(path) in str(info.value) and "Delete the file" in str(info.value)
+
+
+def test_miniboone_cache_carries_a_checksum(tmp_path):
+    load_miniboone(data_home=tmp_path, fetcher=lambda _: _small_arrays())
+    with np.load(tmp_path / "miniboone.npz") as data:
+        assert {"X", "y", "sha256"} == set(data.files) and len(str(data["sha256"])) == 64
