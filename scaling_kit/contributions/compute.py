@@ -20,6 +20,7 @@ returned, so the caller re-emits them even when the chunk ran in a worker proces
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 
 import numpy as np
@@ -40,10 +41,14 @@ __all__ = ["BATCH_ELEMENTS", "compute_chunk"]
 BATCH_ELEMENTS = 3e5
 
 
-def compute_chunk(chunk, learner, problem, metrics, seq):
+def compute_chunk(chunk, learner, problem, metrics, seq, pin_threads=True):
     """Deltas ``{metric: (n_rows,)}`` of the chunk's rows (plan order) and the warnings
-    raised meanwhile, as ``(deltas, [(category, message), ...])``."""
-    with threadpool_limits(limits=1), warnings.catch_warnings(record=True) as caught:
+    raised meanwhile, as ``(deltas, [(category, message), ...])``.
+
+    ``pin_threads=False`` skips setting one BLAS thread (a few milliseconds), for a caller
+    that already holds that setting in this process."""
+    pin = threadpool_limits(limits=1) if pin_threads else contextlib.nullcontext()
+    with pin, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         deltas = _compute(chunk, get_backend(learner), problem, metrics, seq)
     return deltas, [(w.category, str(w.message)) for w in caught]

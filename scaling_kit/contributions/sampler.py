@@ -79,9 +79,9 @@ def _map_chunks(chunks, todo, args, n_jobs):
     of a few chunks per worker (e.g. the ``multiprocessing`` backend), so that finished chunks
     are cached while the others run.
     """
-    if n_jobs == 1:
+    if n_jobs == 1:  # in this process, whose caller holds one BLAS thread already
         for i in todo:
-            yield i, compute.compute_chunk(chunks[i], *args)
+            yield i, compute.compute_chunk(chunks[i], *args, pin_threads=False)
         return
     jobs = [joblib.delayed(compute.compute_chunk)(chunks[i], *args) for i in todo]
     backend, _ = get_active_backend()
