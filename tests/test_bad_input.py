@@ -137,6 +137,7 @@ def _sampler_only_cases(tmp):
         "strict string": (dict(strict="no"), T, "strict"),
         "progress None": (dict(progress=None), T, "progress"),
         "cache without seed": (dict(cache=tmp, random_state=None), V, "random_state"),
+        "cache not a path": (dict(cache=True), T, "cache"),
         "learner without predict_proba": (dict(learner=SVC()), T, "learner"),
         "learner class": (dict(learner=ExactLogisticRegression), T, "learner"),
         "learner tol zero": (dict(learner=ExactLogisticRegression(tol=0.0)), V, "tol"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import warnings
 
 import joblib
@@ -158,6 +159,9 @@ def sample_contributions(learner, data, points, *, k=None, k_range=None, n_sampl
     n_jobs = _check_n_jobs(n_jobs)
     strict = check_bool(strict, "strict")
     progress = check_bool(progress, "progress")
+    if cache is not None and not isinstance(cache, (str, os.PathLike)):
+        raise TypeError(f"cache must be a directory (str or pathlib.Path) or None; got "
+                        f"{cache!r} ({type(cache).__name__}).")
     if cache is not None and random_state is None:
         raise ValueError(
             "cache= needs a fixed random_state (an int, say): the cache stores the chunks of "
