@@ -85,7 +85,7 @@ def test_test_size_and_max_pool():
     ds = load_dataset("breast_cancer", test_size=100, max_pool=120, random_state=0)
     assert ds.X_test.shape[0] == 100 and ds.X_pool.shape[0] == 120
     np.testing.assert_allclose(ds.X_pool.mean(axis=0), 0.0, atol=1e-10)  # after subsampling
-    frac = load_dataset("iris", test_size=0.2)
+    frac = load_dataset("iris", test_size=0.2, random_state=0)
     assert frac.X_test.shape[0] == 30
     # the subsample is stratified
     share = np.bincount(ds.y_pool) / 120
@@ -94,7 +94,8 @@ def test_test_size_and_max_pool():
 
 
 def test_original_labels_recorded():
-    ds = make_dataset(np.arange(40.0).reshape(20, 2), np.array(["b", "a"] * 10), test_size=4)
+    ds = make_dataset(np.arange(40.0).reshape(20, 2), np.array(["b", "a"] * 10), test_size=4,
+                      random_state=0)
     np.testing.assert_array_equal(ds.classes, ["a", "b"])
     assert set(np.unique(ds.y_pool)) == {0, 1}
     assert "2 classes" in repr(ds)
@@ -141,7 +142,7 @@ def test_miniboone_reads_cache_without_network(tmp_path):
     X2, y2 = load_miniboone(data_home=tmp_path, fetcher=offline)
     np.testing.assert_array_equal(X2, X)
     np.testing.assert_array_equal(y2, y)
-    ds = load_dataset("miniboone", data_home=tmp_path, test_size=20)
+    ds = load_dataset("miniboone", data_home=tmp_path, test_size=20, random_state=0)
     assert ds.X_pool.shape == (40, 50) and ds.n_classes == 2
 
 
