@@ -488,8 +488,10 @@ def test_table_is_compact_sorted_and_unique(toy3):
               chunk_size=5, metric=["log_loss", "error"], random_state=7)
     assert len(df) == 5 * 2 * 4
     assert list(df.columns) == ["point", "k", "sample", "delta", "delta_error"]
-    # the smallest signed integer types: pool of 45, k <= 25, 4 samples -> int8
-    assert [df[c].dtype for c in ("point", "k", "sample")] == [np.dtype(np.int8)] * 3
+    # the smallest signed integer types: pool of 45, 4 samples -> int8; k at least int32, whose
+    # log numpy computes in float64 (int8 -> float16, int16 -> float32)
+    assert [df[c].dtype for c in ("point", "k", "sample")] == [np.int8, np.int32, np.int8]
+    assert np.log(df["k"]).dtype == np.log(df["k"].to_numpy()).dtype == np.float64
     assert df["delta"].dtype == df["delta_error"].dtype == np.float64
     assert not df.duplicated(["point", "k", "sample"]).any()
     assert df.equals(df.sort_values(["point", "k", "sample"]).reset_index(drop=True))
@@ -505,6 +507,7 @@ def test_compact_types_grow_with_the_values():
     assert compact_int_dtype(127) == np.int8 and compact_int_dtype(128) == np.int16
     assert compact_int_dtype(32767) == np.int16 and compact_int_dtype(130_064) == np.int32
     assert compact_int_dtype(2**31) == np.int64
+    assert compact_int_dtype(10, at_least=np.int32) == np.int32
 
 
 def test_delta_column():

@@ -141,7 +141,7 @@ def sample_contributions(learner, data, points, *, k=None, k_range=None, n_sampl
     Returns
     -------
     pandas.DataFrame sorted by (point, k, sample): ``point``, ``k``, ``sample`` (smallest
-    signed integer types), ``delta`` (the first metric) and ``delta_<metric>`` for every
+    signed integer types; ``k`` at least int32, so that ``np.log(df.k)`` is float64), ``delta`` (the first metric) and ``delta_<metric>`` for every
     further metric; ``attrs["metrics"]`` lists the metrics in order.
 
     Reproducibility: the plan is fixed before any work starts, and each chunk runs with one
@@ -173,7 +173,7 @@ def sample_contributions(learner, data, points, *, k=None, k_range=None, n_sampl
     rows = [chunk_rows(chunk) for chunk in chunks]
     row_dtypes = {
         "point": compact_int_dtype(problem.X_pool.shape[0] - 1),
-        "k": compact_int_dtype(max(rnd.k for rnd in rounds)),
+        "k": compact_int_dtype(max(rnd.k for rnd in rounds), at_least=np.int32),  # log k: float64
         "sample": compact_int_dtype(options["n_samples"] - 1),
     }
     store = None

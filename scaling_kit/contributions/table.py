@@ -1,9 +1,11 @@
 """The tidy contribution table: compact columns, one per metric, and per-(point, k) summaries.
 
-One row per sample: ``point``, ``k``, ``sample`` in the smallest signed integer type that holds
-their values (signed, so that ``df.k - 10`` cannot wrap around), then ``delta`` for the primary
-metric and ``delta_<metric>`` for each further metric (docs/api.md); ``table.attrs["metrics"]``
-names the metrics in order.
+One row per sample: ``point`` and ``sample`` in the smallest signed integer type that holds
+their values (signed, so that ``df.point - 10`` cannot wrap around), ``k`` likewise but at least
+int32 (numpy evaluates ``np.log`` of int8 / int16 arrays in float16 / float32: ``np.log(df.k)``,
+the first step of every log-log fit, would silently lose precision), then ``delta`` for the
+primary metric and ``delta_<metric>`` for each further metric (docs/api.md);
+``table.attrs["metrics"]`` names the metrics in order.
 """
 
 from __future__ import annotations
@@ -16,9 +18,11 @@ from ..metrics import check_metrics
 __all__ = ["build_table", "compact_int_dtype", "delta_column", "summarize_contributions"]
 
 
-def compact_int_dtype(max_value: int) -> np.dtype:
-    """The smallest signed integer dtype holding ``0..max_value``."""
+def compact_int_dtype(max_value: int, *, at_least=np.int8) -> np.dtype:
+    """The smallest signed integer dtype holding ``0..max_value`` (and ``at_least`` wide)."""
     for dtype in (np.int8, np.int16, np.int32):
+        if np.dtype(dtype).itemsize < np.dtype(at_least).itemsize:
+            continue
         if max_value <= np.iinfo(dtype).max:
             return np.dtype(dtype)
     return np.dtype(np.int64)
