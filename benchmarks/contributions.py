@@ -55,8 +55,8 @@ def run(name, ks, n_points, n_samples, n_naive, quick):
         ks, n_points, n_samples, n_naive = ks[::2], n_points // 4, max(2, n_samples // 10), 40
     rng = np.random.default_rng(0)
     points = np.sort(rng.choice(ds.X_pool.shape[0], size=n_points, replace=False))
-    args = (ds.X_pool, ds.y_pool, ds.X_test, ds.y_test, points)
-    plan = planned_datasets(ds.y_pool, points, k=list(ks), n_samples=n_samples, random_state=0)
+    args = (ds, points)
+    plan = planned_datasets(ds, points, k=list(ks), n_samples=n_samples, random_state=0)
     requests = [(r["D"], z, s, r["k"]) for r in plan for z, s in zip(r["points"], r["sample"])]
     pick = rng.choice(len(requests), size=min(n_naive, len(requests)), replace=False)
     subset = [requests[i] for i in pick]

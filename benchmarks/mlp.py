@@ -29,7 +29,7 @@ def main():
     parser.add_argument("--dtype", default="float64", choices=["float64", "float32"])
     args = parser.parse_args()
 
-    ds = load_dataset(args.dataset)
+    ds = load_dataset(args.dataset, random_state=0)
     rng = np.random.default_rng(0)
     idx = np.stack([rng.choice(len(ds.y_pool), args.n, replace=False) for _ in range(args.n_networks)])
     Xs, ys = ds.X_pool[idx], ds.y_pool[idx]

@@ -49,13 +49,12 @@ def main(argv=None):
     points = np.sort(rng.choice(ds.X_pool.shape[0], size=opts.points, replace=False))
     with threadpool_limits(limits=1):
         t0 = time.perf_counter()
-        df = sample_contributions(ExactLogisticRegression(C=1.0), ds.X_pool, ds.y_pool,
-                                  ds.X_test, ds.y_test, points, k=ks, n_samples=opts.samples,
-                                  random_state=0, n_jobs=opts.n_jobs, chunk_size=20000)
+        df = sample_contributions(ExactLogisticRegression(C=1.0), ds, points, k=ks,
+                                  n_samples=opts.samples, random_state=0, n_jobs=opts.n_jobs, chunk_size=20000)
         elapsed = time.perf_counter() - t0
         laws = fit_loglinear_laws(summarize_contributions(df))
 
-        plan = planned_datasets(ds.y_pool, points, k=ks, n_samples=2, random_state=1)
+        plan = planned_datasets(ds, points, k=ks, n_samples=2, random_state=1)
         requests = [(r["D"], z) for r in plan for z in r["points"]]
         pick = rng.choice(len(requests), size=opts.n_naive, replace=False)
         labels = np.arange(ds.n_classes)

@@ -288,7 +288,7 @@ def aggregate_individual_link(learner, data, ks, *, points=50, n_samples=100,
                          f"{curve_sizes.tolist()}.")
 
     # (1) individual contributions
-    df = sample_contributions(learner, X_pool, y_pool, X_test, y_test, points, k=ks,
+    df = sample_contributions(learner, problem, points, k=ks,
                               n_samples=n_samples, metric=metric,
                               share_datasets=share_datasets,
                               random_state=int(seq_contributions.generate_state(1)[0]),

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from ._checks import check_int, check_number
-from .contributions import summarize_contributions
+from .contributions import delta_column, summarize_contributions
 from .laws.validation import fit_loglinear_laws
 from .metrics import METRICS, check_metrics
 from .results import Summary
@@ -155,8 +155,22 @@ class MetricComparison:
 
 
 def _metrics_in(df):
+    """The metrics a table holds: ``df.attrs["metrics"]`` for a table of
+    :func:`~scaling_kit.contributions.sample_contributions` (first metric in ``delta``), else
+    every ``delta_<metric>`` column (a table assembled by hand)."""
+    sampled = df.attrs.get("metrics")
+    if sampled:
+        return tuple(m for m in METRICS if m in sampled and _column_of(df, m) in df.columns)
     cols = [c[len("delta_"):] for c in df.columns if c.startswith("delta_")]
     return tuple(m for m in METRICS if m in cols)
+
+
+def _column_of(df, metric):
+    """The column holding ``metric``'s contributions (see :func:`_metrics_in`)."""
+    sampled = df.attrs.get("metrics")
+    if sampled and metric in sampled:
+        return delta_column(metric, sampled)
+    return "delta_" + metric
 
 
 def compare_metrics(samples, metrics=None, *, z=2.0, min_k=3,
@@ -202,7 +216,7 @@ def compare_metrics(samples, metrics=None, *, z=2.0, min_k=3,
     ks = np.sort(df["k"].unique())
     means, tables, flips, fits, errors = [], [], [], {}, {}
     for metric in metrics:
-        col = "delta_" + metric
+        col = _column_of(df, metric)
         if not np.all(np.isfinite(df[col].to_numpy(dtype=float))):
             raise ValueError(f"samples[{col!r}] contains NaN or infinite values; drop or "
                              "recompute those samples.")

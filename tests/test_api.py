@@ -47,9 +47,6 @@ UNDOCUMENTED_MEMBERS = {
     "scaling_kit.laws.likelihood.ScalingLawResults.points",
     "scaling_kit.laws.validation.LogLinearLawResults.fraction_alpha_positive",
     "scaling_kit.laws.validation.LogLinearLawResults.n_sign_change_points",
-    "scaling_kit.learners.ExactLogisticRegression.fit",
-    "scaling_kit.learners.ExactLogisticRegression.predict",
-    "scaling_kit.learners.ExactLogisticRegression.predict_proba",
     "scaling_kit.learners.SklearnClassifier.fit_predict_proba",
     "scaling_kit.logistic.LogisticProblem.loss_sum",
     "scaling_kit.logistic.LogisticProblem.objective",
@@ -59,7 +56,6 @@ UNDOCUMENTED_MEMBERS = {
     "scaling_kit.mlp.SeedNoiseResult.std_delta_independent",
     "scaling_kit.mlp.SeedNoiseResult.summary",
     "scaling_kit.results.Summary.as_text",
-    "scaling_kit.sampling.StratifiedSampler.counts",
 }
 
 

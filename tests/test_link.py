@@ -60,7 +60,7 @@ def test_mean_contribution_equals_loss_difference(mirror):
     assert eps5 == pytest.approx(_enumerated_eps(mirror, (2, 3)), abs=1e-9)  # the symmetry
     exact_gain = eps4 - eps5
     Xp, yp, Xt, yt = mirror
-    df = sample_contributions(ExactLogisticRegression(), Xp, yp, Xt, yt, np.arange(12), k=4,
+    df = sample_contributions(ExactLogisticRegression(), (Xp, yp, Xt, yt), np.arange(12), k=4,
                               n_samples=500, share_datasets=False, random_state=0,
                               progress=False)
     mean, sem = df["delta"].mean(), df["delta"].std() / np.sqrt(len(df))

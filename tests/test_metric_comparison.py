@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scaling_kit.contributions import sample_contributions, summarize_contributions
+from scaling_kit.contributions import delta_column, sample_contributions, summarize_contributions
 from scaling_kit.learners import ExactLogisticRegression
 from scaling_kit.metric_comparison import MetricComparison, compare_metrics
 from scaling_kit.metrics import METRICS
@@ -195,13 +195,12 @@ def test_find_sign_changes_on_known_means():
 
 def test_compare_metrics_on_real_contributions(breast_cancer):
     p = breast_cancer
-    df = sample_contributions(ExactLogisticRegression(), p.X_pool, p.y_pool, p.X_test, p.y_test,
-                              np.arange(12), k=[10, 20, 40], n_samples=30, metric=list(METRICS),
+    df = sample_contributions(ExactLogisticRegression(), p, np.arange(12), k=[10, 20, 40], n_samples=30, metric=list(METRICS),
                               random_state=0, progress=False)
     comp = compare_metrics(df)
     assert comp.metrics == METRICS
     for m in METRICS:
-        means = summarize_contributions(df, "delta_" + m)["mean"].unstack("k")
+        means = summarize_contributions(df, delta_column(m, METRICS))["mean"].unstack("k")
         np.testing.assert_allclose(comp.table.loc[m, ["mean_10", "mean_20", "mean_40"]], means)
         share = comp.harmful_share().loc[m, [10, 20, 40]].to_numpy(dtype=float)
         np.testing.assert_allclose(share, (means < 0).mean(axis=0).to_numpy())
@@ -218,8 +217,7 @@ def test_allow_z_in_D_effect_small_when_k_much_smaller_than_pool(make_problem, a
     points = [0, 1, 2, out]
 
     def means(k, allow):
-        df = sample_contributions(ExactLogisticRegression(), p.X_pool, p.y_pool, p.X_test,
-                                  p.y_test, points, k=k, n_samples=600, allow_z_in_D=allow,
+        df = sample_contributions(ExactLogisticRegression(), p, points, k=k, n_samples=600, allow_z_in_D=allow,
                                   random_state=1, progress=False)
         return summarize_contributions(df)
 

@@ -70,7 +70,7 @@ def inputs():
                                            n_holdout=2, curve="toy")
     out["coin"] = coin_learning_curve(p=0.3, n_trials=200, random_state=0)
     # contributions under several metrics, and the link
-    samples = sample_contributions(ExactLogisticRegression(), *data, np.arange(6), k=[8, 16, 32],
+    samples = sample_contributions(ExactLogisticRegression(), data, np.arange(6), k=[8, 16, 32],
                                    n_samples=20, metric=["log_loss", "softmax_ce"],
                                    random_state=0, progress=False)
     out["summary"] = summarize_contributions(samples)

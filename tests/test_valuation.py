@@ -87,7 +87,7 @@ def test_law_shapley_bad_input():
         law_shapley(pd.DataFrame({"c": [1.0]}), (1, 5))
     with pytest.raises(TypeError, match="law must be"):
         law_shapley([1.0, 2.0], (1, 5))
-    with pytest.raises(TypeError, match="k_range"):
+    with pytest.raises(ValueError, match="k_range"):  # a fraction is a bad value, not a bad type
         law_shapley(c=[1.0], alpha=[1.0], k_range=(1.5, 5))
     with pytest.raises(TypeError, match="k_range"):
         law_shapley(c=[1.0], alpha=[1.0], k_range=5)
@@ -158,7 +158,7 @@ def test_monte_carlo_converges_to_the_enumerated_value():
     p = make_toy(n_pool=10, n_test=200, n_features=3, seed=3, noise=1.5)
     learner = ExactLogisticRegression()
     points = [0, 1]
-    df = sample_contributions(learner, p.X_pool, p.y_pool, p.X_test, p.y_test, points,
+    df = sample_contributions(learner, p, points,
                               k_range=(2, 5), n_samples=2500, random_state=0, progress=False)
     assert set(df["k"].unique()) == {2, 3, 4, 5}
     mc = monte_carlo_shapley(df, k_range=(2, 5))

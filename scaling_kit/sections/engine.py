@@ -23,8 +23,7 @@ def run(profile: str, figdir) -> str:
     rng = np.random.default_rng(0)
     points = np.sort(rng.choice(ds.X_pool.shape[0], size=6, replace=False))
     t0 = time.perf_counter()
-    df = sample_contributions(ExactLogisticRegression(C=1.0), ds.X_pool, ds.y_pool, ds.X_test,
-                              ds.y_test, points, k=ks, n_samples=n_samples, random_state=0,
+    df = sample_contributions(ExactLogisticRegression(C=1.0), ds, points, k=ks, n_samples=n_samples, random_state=0,
                               progress=False)
     elapsed = time.perf_counter() - t0
     summary = summarize_contributions(df)

@@ -12,8 +12,8 @@ import pandas as pd
 from .._checks import (
     as_problem,
     check_int,
-    check_k_range,
     check_random_state,
+    check_size_range,
     check_sizes,
     spawn_seeds,
 )
@@ -100,12 +100,12 @@ def valuation_experiment(data, *, n_points: int = 200, k_range=(100, 1000),
     point additions draw from five independent child streams of ``random_state``
     (``SeedSequence.spawn``); every selection metric's point addition uses the same datasets D.
     """
-    from ..contributions import sample_contributions
+    from ..contributions import delta_column, sample_contributions
     from ..laws.likelihood import fit_likelihood
 
     problem = as_problem(data)
     learner = ExactLogisticRegression(C=1.0) if learner is None else learner
-    k_lo, k_hi = check_k_range(k_range)
+    k_lo, k_hi = check_size_range(k_range)
     n_pool = len(problem.y_pool)
     n_points = check_int(n_points, "n_points", low=3, high=n_pool - 1)
     ns = sorted(set(check_sizes(n_samples, "n_samples", low=3, unique=False).tolist()))
@@ -118,13 +118,13 @@ def valuation_experiment(data, *, n_points: int = 200, k_range=(100, 1000),
         random_state, 5)
     rng = check_random_state(seq_points)
     candidates = np.sort(rng.choice(n_pool, size=n_points, replace=False))
-    args = (learner, problem.X_pool, problem.y_pool, problem.X_test, problem.y_test, candidates)
+    args = (learner, problem, candidates)
     common = dict(k_range=(k_lo, k_hi), cache=cache, n_jobs=n_jobs, progress=progress)
     truth_samples = sample_contributions(*args, n_samples=n_truth, metric=metrics,
                                          random_state=_int_seed(seq_truth), **common)
     estimate_samples = sample_contributions(*args, n_samples=ns[-1], metric="log_loss",
                                             random_state=_int_seed(seq_estimate), **common)
-    truth = monte_carlo_shapley(truth_samples, delta_col="delta_log_loss")
+    truth = monte_carlo_shapley(truth_samples, delta_col="delta")  # log_loss: the first metric
     estimators = {
         "Monte Carlo": lambda s, delta_col="delta": monte_carlo_shapley(
             s, delta_col=delta_col)["value"],
@@ -138,7 +138,7 @@ def valuation_experiment(data, *, n_points: int = 200, k_range=(100, 1000),
                                             n_samples=ns, estimators=estimators)
     laws, scores, addition = {}, {}, {}
     for m in selection_metrics:
-        col = f"delta_{m}"
+        col = delta_column(m, truth_samples.attrs["metrics"])
         laws[m] = fit_likelihood(truth_samples, delta_col=col)
         scores[m] = selection_scores(laws[m], k0, shapley=monte_carlo_shapley(
             truth_samples, delta_col=col)["value"])

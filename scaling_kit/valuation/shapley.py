@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
-from .._checks import as_problem, check_int, check_k_range, check_sizes
+from .._checks import as_problem, check_int, check_size_range, check_sizes
 from ..contributions import exact_contribution
 from ..results import Summary
 from ..sampling import stratified_counts
@@ -94,7 +94,8 @@ def power_sum(alpha, k_min: int, k_max: int) -> np.ndarray:
     zeta, :func:`scipy.special.zeta`); for ``alpha <= 1`` (where the series diverges and scipy
     gives no value) the finite sum is added up explicitly.
     """
-    k_lo, k_hi = check_k_range((k_min, k_max))
+    k_lo, k_hi = check_size_range((check_int(k_min, "k_min", low=1),
+                                   check_int(k_max, "k_max", low=1)), "(k_min, k_max)")
     alpha = np.asarray(alpha, dtype=float)
     if not np.all(np.isfinite(alpha)):
         raise ValueError("alpha must be finite.")
@@ -131,7 +132,7 @@ def law_shapley(law=None, k_range=None, *, c=None, alpha=None) -> pd.Series:
     """
     if k_range is None:
         raise ValueError("k_range=(k_min, k_max) is required: the range averaged over.")
-    k_lo, k_hi = check_k_range(k_range)
+    k_lo, k_hi = check_size_range(k_range)
     index, c, alpha = _law_params(law, c, alpha)
     phi = c * power_sum(alpha, k_lo, k_hi) / (k_hi - k_lo + 1)
     return pd.Series(phi, index=index, name="shapley")
@@ -196,7 +197,7 @@ def monte_carlo_shapley(samples: pd.DataFrame, *, n_samples: int | None = None, 
     data = samples
     _check_samples(data, delta_col)
     if k_range is not None:
-        k_lo, k_hi = check_k_range(k_range)
+        k_lo, k_hi = check_size_range(k_range)
         ks = data["k"].to_numpy()
         if ks.min() < k_lo or ks.max() > k_hi:
             raise ValueError(
@@ -249,7 +250,7 @@ def enumerate_shapley(learner, data, point, k_range, *, metric: str = "log_loss"
     problem = as_problem(data)
     X_pool, y_pool, X_test, y_test = problem.X_pool, problem.y_pool, problem.X_test, problem.y_test
     n_classes = problem.n_classes
-    k_lo, k_hi = check_k_range(k_range)
+    k_lo, k_hi = check_size_range(k_range)
     point = check_int(point, "point", low=0, high=len(y_pool) - 1)
     max_datasets = check_int(max_datasets, "max_datasets", low=1)
     sizes = np.bincount(y_pool, minlength=n_classes)
@@ -291,7 +292,7 @@ def likelihood_shapley_estimator(k_range, **fit_kwargs):
     the samples. ``fit_kwargs`` go to ``fit_likelihood``."""
     from ..laws.likelihood import fit_likelihood
 
-    k_range = check_k_range(k_range)
+    k_range = check_size_range(k_range)
 
     def estimate(samples, delta_col="delta"):
         return law_shapley(fit_likelihood(samples, delta_col=delta_col, **fit_kwargs), k_range)
@@ -306,7 +307,7 @@ def amortized_shapley_estimator(X_pool, y_pool, k_range, **model_kwargs):
     ``model_kwargs`` go to the network."""
     from ..laws.amortized import AmortizedScalingLaw
 
-    k_range = check_k_range(k_range)
+    k_range = check_size_range(k_range)
 
     def estimate(samples, delta_col="delta"):
         model = AmortizedScalingLaw(delta_col=delta_col, **model_kwargs)
@@ -388,7 +389,7 @@ def compare_shapley_estimators(samples: pd.DataFrame, ground_truth, k_range, *,
         :func:`amortized_shapley_estimator`.
     """
     _check_samples(samples, delta_col)
-    k_lo, k_hi = check_k_range(k_range)
+    k_lo, k_hi = check_size_range(k_range)
     if isinstance(ground_truth, pd.DataFrame) and "value" in ground_truth.columns:
         ground_truth = ground_truth["value"]
     if not isinstance(ground_truth, pd.Series):
