@@ -28,14 +28,12 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from . import exact_engine
 from ._checks import as_problem, check_int, check_random_state, check_sizes, spawn_seeds
 from .aggregate import OffsetPowerLaw, PowerLaw, learning_curve
+from .backends import get_backend
 from .contributions import sample_contributions, summarize_contributions
 from .laws.validation import fit_loglinear_laws
-from .learners import ExactLogisticRegression, as_learner, call_fit_predict_proba
-from .logistic import LogisticProblem, augment
-from .metrics import check_metrics, losses_from_logp, losses_from_proba
+from .metrics import check_metrics
 from .results import Summary
 from .sampling import StratifiedSampler
 
@@ -82,33 +80,19 @@ def expected_loss(learner, data, k, *, n_datasets=200, metric="log_loss", random
     for kk in ks:
         sampler.check_k(int(kk), exclude_one=False)
     seqs = spawn_seeds(random_state, len(ks))
-    exact = isinstance(learner, ExactLogisticRegression)
-    if exact:
-        problem = LogisticProblem(X_pool.shape[1], n_classes, learner.C)
-        Xa_pool, Xa_test = augment(X_pool), augment(X_test)
-    else:
-        adapter = as_learner(learner)
+    backend = get_backend(learner)  # exact logistic, batched torch or generic scikit-learn
     rows = []
     for kk, seq in zip(ks, seqs):
         rng = check_random_state(seq)
         Ds = np.stack([sampler.draw(rng, int(kk)) for _ in range(n_datasets)])
+        seeds = rng.integers(2**31 - 1, size=n_datasets)  # one per dataset; exact fits ignore it
         vals = {m: [] for m in metrics}
-        if exact:
-            for start in range(0, n_datasets, batch):
-                D = Ds[start:start + batch]
-                theta, _ = exact_engine.fit_datasets(problem, Xa_pool[D], y_pool[D])
-                out = losses_from_logp(exact_engine.test_log_proba(problem, Xa_test, theta),
-                                       y_test, metrics)
-                for m in metrics:
-                    vals[m].append(out[m])
-        else:
-            seeds = rng.integers(2**31 - 1, size=n_datasets)
-            for D, seed in zip(Ds, seeds):
-                proba = call_fit_predict_proba(adapter, X_pool[D], y_pool[D], X_test, n_classes,
-                                               int(seed))
-                out = losses_from_proba(proba, y_test, metrics)
-                for m in metrics:
-                    vals[m].append(np.atleast_1d(out[m]))
+        for start in range(0, n_datasets, batch):
+            D = Ds[start:start + batch]
+            out = backend.fit_losses(X_pool[D], y_pool[D], X_test, y_test, n_classes, metrics,
+                                     seed=seeds[start:start + batch])
+            for m in metrics:
+                vals[m].append(np.atleast_1d(out[m]))
         row = {"k": int(kk)}
         for i, m in enumerate(metrics):
             v = np.concatenate(vals[m])

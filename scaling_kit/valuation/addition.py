@@ -24,8 +24,7 @@ import numpy as np
 import pandas as pd
 
 from .._checks import as_problem, check_int, check_random_state, check_sizes, spawn_seeds
-from ..learners import ExactLogisticRegression, as_learner, call_fit_predict_proba
-from ..logistic import LogisticProblem, augment
+from ..backends import get_backend
 from ..results import Summary
 from ..sampling import StratifiedSampler, stratified_counts
 from .shapley import _law_params
@@ -301,27 +300,13 @@ def point_addition(learner, data, candidates, scores, k0, *, n_add: int = 20,
     for k in k0s:
         sampler.check_k(int(k), exclude_one=False)
 
-    exact = isinstance(learner, ExactLogisticRegression)
-    if exact:
-        problem = LogisticProblem(X_pool.shape[1], n_classes, learner.C)
-        Xa_pool, Xa_test = augment(X_pool), augment(X_test)
+    backend = get_backend(learner)  # exact logistic, batched torch or generic scikit-learn
 
-        def fit(idx, theta0=None, seed=None):
-            theta, info = problem.newton(Xa_pool[idx], y_pool[idx], theta0, tol=learner.tol,
-                                         max_iter=200)
-            if not info["converged"]:
-                raise RuntimeError(
-                    f"Newton's method did not converge on a dataset of {len(idx)} points "
-                    "(separable data?); use a smaller C."
-                )
-            return theta, _accuracy(problem.proba(Xa_test, theta), y_test)
-    else:
-        adapter = as_learner(learner)
-
-        def fit(idx, theta0=None, seed=None):
-            proba = call_fit_predict_proba(adapter, X_pool[idx], y_pool[idx], X_test, n_classes,
-                                           seed)
-            return None, _accuracy(proba, y_test)
+    def accuracies(sets, seed):
+        """Test accuracy (%) of the learner fitted on each of the equal-size index sets."""
+        sets = np.asarray(sets)
+        logp = backend.fit_log_proba(X_pool[sets], y_pool[sets], X_test, n_classes, seed=seed)
+        return [_accuracy(lp, y_test) for lp in logp]
 
     methods = list(selections) + (["Random"] if include_random else [])
     gain_rows = {"k0": [], "repeat": [], "method": [], "gain": []}
@@ -342,10 +327,11 @@ def point_addition(learner, data, candidates, scores, k0, *, n_add: int = 20,
             rng = check_random_state(rep_seqs[ki][r])
             seed = int(rep_seqs[ki][r].spawn(1)[0].generate_state(1)[0])  # the learner's seed
             D = rest[sampler.draw(rng, k)]
-            theta_D, acc_D = fit(D, seed=seed)
+            (acc_D,) = accuracies(D[None], seed)
             pre_rows["k0"].append(k)
             pre_rows["repeat"].append(r)
             pre_rows["accuracy"].append(acc_D)
+            added = []
             for name in methods:
                 if name == "Random":
                     if stratify == "equal":
@@ -357,7 +343,9 @@ def point_addition(learner, data, candidates, scores, k0, *, n_add: int = 20,
                         keep_R[r] = S
                 else:
                     S = selections[name]
-                _, acc = fit(np.concatenate([D, S]), theta_D, seed=seed)
+                added.append(np.concatenate([D, S]))
+            # every D + S of this repetition in one batched fit, with D's seed
+            for name, acc in zip(methods, accuracies(added, seed), strict=True):
                 gain_rows["k0"].append(k)
                 gain_rows["repeat"].append(r)
                 gain_rows["method"].append(name)
