@@ -259,7 +259,8 @@ def provenance(*, profile: str, offline: bool = False, only=None, seconds: float
         "offline": bool(offline),
         "only": list(only) if only else None,
         "seconds": None if seconds is None else round(seconds, 1),
-        "seeds": {key: SIZES[key][profile].get("seed") for key in SIZES if key in known},
+        "seeds": {key: SIZES[key][profile].get("seed") for key in SIZES
+                  if key in (only or known)},
         "scaling_kit": __version__,
         "git": _git_commit(root) if root is not None else None,
         "python": platform.python_version(),
@@ -319,7 +320,8 @@ def write_report(result) -> Path:
     lines = [
         f"# scaling-kit report: {result.profile} profile",
         "",
-        f"{len(result.runs)} notebooks, {_duration(result.seconds)}, {status}. Every number "
+        f"{len(result.runs)} notebook{'s' if len(result.runs) != 1 else ''}, "
+        f"{_duration(result.seconds)}, {status}. Every number "
         "below was computed by this run and handed over by the notebooks "
         "(`scaling_kit.report.record`); the papers' numbers stand beside ours, labelled. "
         "The executed notebooks are in `index.html` beside this file.",
@@ -337,7 +339,9 @@ def write_report(result) -> Path:
                      f"{len(run.figures)} | {n_values} |")
     lines.append("")
     for run in result.runs:
-        lines += [f"## {run.number} · {run.title or run.stem}", ""]
+        title = run.title or run.stem
+        lines += [f"## {title if title.startswith(run.number) else run.number + ' · ' + title}",
+                  ""]
         lines += [f"`{run.path.name}`: {run.status}, {_duration(run.seconds)}.", ""]
         if run.error is not None:
             lines += ["```", str(run.error), "```", ""]
