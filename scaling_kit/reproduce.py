@@ -215,8 +215,9 @@ def _run_notebook(run: NotebookRun, *, profile, out, offline, timeout, progress)
         cell_seconds[cell_index] = time.perf_counter() - state["start"]
 
     with tempfile.TemporaryDirectory(prefix="scaling-kit-records-") as record_dir:
+        km = _kernel_manager()
         client = NotebookClient(
-            nb, km=_kernel_manager(), timeout=timeout, allow_errors=False,
+            nb, km=km, timeout=timeout, allow_errors=False,
             resources={"metadata": {"path": str(run.path.parent)}},
             on_cell_start=on_start, on_cell_executed=on_executed,
         )
@@ -236,6 +237,8 @@ def _run_notebook(run: NotebookRun, *, profile, out, offline, timeout, progress)
             run.status = "failed"
         finally:
             run.seconds = time.perf_counter() - start
+            if km.has_kernel:  # nbclient leaves a kernel it did not create running
+                km.shutdown_kernel(now=True)
             run.cell_seconds = [round(cell_seconds.get(i, 0.0), 3) for i in code]
             from .report import read_records
 
