@@ -330,13 +330,14 @@ def write_report(result) -> Path:
     if stand_ins:
         lines += ["> **Offline stand-ins:** " + "; ".join(stand_ins)
                   + ". Numbers on a stand-in are not the paper's dataset.", ""]
-    lines += ["| notebook | status | run time | figures | recorded values |",
-              "|---|---|---|---|---|"]
+    lines += ["| notebook | status | run time | kernel CPU time | figures | recorded values |",
+              "|---|---|---|---|---|---|"]
     for run in result.runs:
         link = _relative(run.path, out)
         n_values = sum(r["kind"] == "value" for r in run.records)
+        cpu = _duration(run.cpu_seconds) if run.cpu_seconds is not None else "n/a"
         lines.append(f"| [{run.stem}]({link}) | {run.status} | {_duration(run.seconds)} | "
-                     f"{len(run.figures)} | {n_values} |")
+                     f"{cpu} | {len(run.figures)} | {n_values} |")
     lines.append("")
     for run in result.runs:
         title = run.title or run.stem

@@ -69,6 +69,7 @@ class NotebookRun:
     title: str = ""
     status: str = "not run"          # "ok", "failed" or "not run"
     seconds: float = 0.0
+    cpu_seconds: float | None = None  # the kernel's CPU time (POSIX), steadier than wall time
     n_cells: int = 0
     cell_seconds: list = field(default_factory=list)
     records: list = field(default_factory=list)
@@ -183,6 +184,16 @@ def _kernel_env(run: NotebookRun, profile: str, out: Path, record_dir: Path,
     return env
 
 
+def _children_cpu() -> float | None:
+    """CPU seconds of this process's finished child processes (kernels are children)."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return None
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _title(nb) -> str:
     for cell in nb.cells:
         if cell.cell_type == "markdown":
@@ -222,7 +233,7 @@ def _run_notebook(run: NotebookRun, *, profile, out, offline, timeout, progress)
             on_cell_start=on_start, on_cell_executed=on_executed,
         )
         env = _kernel_env(run, profile, out, Path(record_dir), offline)
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), _children_cpu()
         try:
             client.execute(env=env)
             run.status = "ok"
@@ -239,6 +250,9 @@ def _run_notebook(run: NotebookRun, *, profile, out, offline, timeout, progress)
             run.seconds = time.perf_counter() - start
             if km.has_kernel:  # nbclient leaves a kernel it did not create running
                 km.shutdown_kernel(now=True)
+            cpu_end = _children_cpu()
+            if cpu_start is not None and cpu_end is not None:
+                run.cpu_seconds = round(cpu_end - cpu_start, 1)
             run.cell_seconds = [round(cell_seconds.get(i, 0.0), 3) for i in code]
             from .report import read_records
 
@@ -308,7 +322,8 @@ class _Progress:
             self.bar = None
         n_fig = len(run.figures)
         n_rec = sum(r["kind"] == "value" for r in run.records)
-        self.log(f"[scaling-kit] {run.stem}: {run.status} in {_clock(run.seconds)} "
+        cpu = f", kernel CPU {_clock(run.cpu_seconds)}" if run.cpu_seconds is not None else ""
+        self.log(f"[scaling-kit] {run.stem}: {run.status} in {_clock(run.seconds)}{cpu} "
                  f"({n_fig} figures, {n_rec} recorded values)")
         if run.error is not None:
             self.log(f"[scaling-kit] {run.error}")
@@ -386,7 +401,8 @@ def _run_json(result: ReproduceResult) -> dict:
         "provenance": result.provenance,
         "notebooks": [
             {"number": r.number, "notebook": r.path.name, "title": r.title, "status": r.status,
-             "seconds": round(r.seconds, 1), "cell_seconds": r.cell_seconds,
+             "seconds": round(r.seconds, 1), "cpu_seconds": r.cpu_seconds,
+             "cell_seconds": r.cell_seconds,
              "figures": r.figures, "records": r.records,
              "error": None if r.error is None else str(r.error)}
             for r in result.runs
