@@ -95,7 +95,9 @@ def test_the_fresh_environment_has_no_kit(fresh_python):
 
 def test_setup_cell_installs_the_kit_and_the_same_interpreter_imports_it(fresh_python, wheel):
     python, env, work, purelib = fresh_python
-    env["SCALING_KIT_INSTALL"] = f"{shlex.quote(str(wheel))} --no-deps --no-index"
+    # pip resolves the kit's dependencies offline (--no-index): every one, torch included, is
+    # already there and must be kept (the cell pins the installed torch with a constraint)
+    env["SCALING_KIT_INSTALL"] = f"{shlex.quote(str(wheel))} --no-index"
     result = _run_cell(python, env, work, after=(
         "import scaling_kit, scaling_kit.report\n"
         "print('imported from', scaling_kit.__file__)\n"))
