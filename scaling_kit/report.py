@@ -175,17 +175,17 @@ def markdown_table(frame: pd.DataFrame, max_rows: int = MAX_ROWS) -> str:
 
     Tables longer than ``max_rows`` are cut, with a line saying how many rows were left out.
     """
-    index_name = _label(frame.index.names if frame.index.nlevels > 1 else frame.index.name or "")
-    if index_name in ("None", "None / None"):
-        index_name = ""
-    header = [index_name] + [_label(c) for c in frame.columns]
+    levels = frame.index.nlevels
+    names = ["" if n is None else str(n) for n in frame.index.names]
+    header = names + [_label(c) for c in frame.columns]
     lines = [
         "| " + " | ".join(h.replace("|", "\\|") for h in header) + " |",
         "|" + "|".join(["---"] * len(header)) + "|",
     ]
     shown = frame.iloc[:max_rows]
     for key, row in zip(shown.index, shown.itertuples(index=False), strict=True):
-        lines.append("| " + " | ".join([_cell(key)] + [_cell(v) for v in row]) + " |")
+        keys = list(key) if levels > 1 else [key]  # one column per index level
+        lines.append("| " + " | ".join([_cell(k) for k in keys] + [_cell(v) for v in row]) + " |")
     if frame.shape[0] > max_rows:
         lines.append(f"\n*... {frame.shape[0] - max_rows} more rows in the executed notebook.*")
     return "\n".join(lines)
@@ -294,18 +294,15 @@ def _relative(target: Path, start: Path) -> str:
 
 def _value_block(entry: dict) -> list:
     lines = [f"**{entry['name']}**", ""]
-    value, paper = entry, entry.get("paper")
-    if "markdown" in value:
-        lines += [value["markdown"], ""]
-        if paper is not None:
-            lines += ["Paper:", "", paper.get("markdown", paper.get("text", "")), ""]
-    else:
-        text = f"ours: {value['text']}"
-        if paper is not None:
-            text += f" · paper: {paper.get('text', '(table)')}"
-        lines += [text, ""]
-        if paper is not None and "markdown" in paper:
-            lines += [paper["markdown"], ""]
+    paper = entry.get("paper")
+    ours = entry.get("markdown") or f"ours: {entry['text']}"
+    if paper is not None and "text" in paper and "text" in entry:
+        ours += f" · paper: {paper['text']}"
+    lines += [ours, ""]
+    if paper is not None and "markdown" in paper:
+        lines += ["Paper:", "", paper["markdown"], ""]
+    elif paper is not None and "markdown" in entry:
+        lines += [f"Paper: {paper['text']}", ""]
     if entry.get("note"):
         lines += [f"*{entry['note']}*", ""]
     return lines

@@ -371,6 +371,8 @@ def reproduce(*, profile: str | None = None, only=None, out=None, keep_going: bo
         out = root / "figures" if root is not None else None
     out = figures_dir(out).resolve()
     runs = [NotebookRun(number, found[number]) for number in order]
+    prov = provenance(profile=profile, offline=offline, only=order if only else None,
+                      known=sorted(found))
     bar = _Progress(_previous_times(out, profile), order, progress, log)
     started = time.perf_counter()
     stop = False
@@ -382,8 +384,7 @@ def reproduce(*, profile: str | None = None, only=None, out=None, keep_going: bo
         bar.finish(run)
         stop = run.status != "ok" and not keep_going
     seconds = time.perf_counter() - started
-    prov = provenance(profile=profile, offline=offline, only=order if only else None,
-                      seconds=seconds, known=sorted(found))
+    prov["seconds"] = round(seconds, 1)
     result = ReproduceResult(profile=profile, out=out, runs=runs, report=out / "REPORT.md",
                              index=out / "index.html", seconds=seconds, provenance=prov)
     write_report(result)

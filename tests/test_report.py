@@ -68,6 +68,11 @@ def test_markdown_table_escapes_pipes_flattens_columns_and_cuts_long_tables():
     text = markdown_table(frame)
     assert text.splitlines()[0] == "| estimator | 10 samples / Pearson | a\\|b / x |"
     assert "| Likelihood |  | y |" in text
+    two = pd.DataFrame({"r2": [0.9, 0.8]},
+                       index=pd.MultiIndex.from_tuples([("Amortized", 10), ("Likelihood", 10)],
+                                                       names=["estimator", "n_samples"]))
+    assert markdown_table(two).splitlines()[0] == "| estimator | n_samples | r2 |"
+    assert "| Likelihood | 10 | 0.8 |" in markdown_table(two)
     long = markdown_table(pd.DataFrame({"v": range(40)}), max_rows=5)
     assert len([line for line in long.splitlines() if line.startswith("| ")]) == 6
     assert "35 more rows" in long
