@@ -146,9 +146,10 @@ def _select(found: dict, only) -> list:
 # ------------------------------------------------------------------------------------------
 # running one notebook
 # ------------------------------------------------------------------------------------------
-def _kernel_manager():
+def _kernel_manager(socket_dir=None):
     """A kernel of this very Python (the one that imports this scaling_kit), whatever
-    kernelspecs are installed elsewhere."""
+    kernelspecs are installed elsewhere. On POSIX it talks over Unix sockets in
+    ``socket_dir`` (no open TCP ports, and no warning about unencrypted TCP)."""
     from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
     from jupyter_client.manager import KernelManager
 
@@ -159,7 +160,10 @@ def _kernel_manager():
                 display_name="Python 3 (scaling-kit)", language="python", resource_dir="",
             )
 
-    return KernelManager(kernel_name="python3", kernel_spec_manager=_ThisPython())
+    km = KernelManager(kernel_name="python3", kernel_spec_manager=_ThisPython())
+    if os.name == "posix" and socket_dir is not None:
+        km.transport, km.ip = "ipc", str(Path(socket_dir) / "kernel")
+    return km
 
 
 def _kernel_env(run: NotebookRun, profile: str, out: Path, record_dir: Path,
@@ -226,7 +230,7 @@ def _run_notebook(run: NotebookRun, *, profile, out, offline, timeout, progress)
         cell_seconds[cell_index] = time.perf_counter() - state["start"]
 
     with tempfile.TemporaryDirectory(prefix="scaling-kit-records-") as record_dir:
-        km = _kernel_manager()
+        km = _kernel_manager(record_dir)
         client = NotebookClient(
             nb, km=km, timeout=timeout, allow_errors=False,
             resources={"metadata": {"path": str(run.path.parent)}},
@@ -300,7 +304,7 @@ class _Progress:
             from tqdm.auto import tqdm
 
             self.bar = tqdm(total=n_code, desc=f"{run.number} [{position}]", unit="cell",
-                            bar_format="{desc}: {n}/{total} cells [{elapsed}] {postfix}",
+                            bar_format="{desc}: {n}/{total} cells [{elapsed}]{postfix}",
                             leave=False, disable=None)
 
     def cell(self, run: NotebookRun, done: int, n_code: int):

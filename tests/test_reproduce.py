@@ -146,5 +146,5 @@ def test_progress_estimates_time_left_from_the_previous_run(tmp_path):
     bar.start(run, 2)
     assert "last run 0:30" in lines[0]
     bar.cell(run, 1, 2)
-    assert bar.bar.postfix == "~0:20 left here, ~1:20 in all (last run)"
+    assert bar.bar.postfix == "~0:20 left here, ~1:20 in all (last run)"  # after "[elapsed], "
     bar.bar.close()
