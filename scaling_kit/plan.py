@@ -11,8 +11,9 @@ How the time is estimated (rough, within a factor of about two):
   problem with the dataset's number of features, classes and test points, at the geometric
   middle of the k range, until about half a second has been measured;
 * the rest of a notebook (simulations, estimator fits, plots) is scaled from the notebook's
-  measured quick-profile time (the last ``scaling-kit reproduce`` run in the output folder,
-  else :data:`MEASURED_QUICK_SECONDS`) by the ratio of its other work between the profiles.
+  measured quick-profile time (the kernel CPU time of the last quick ``scaling-kit reproduce``
+  run in the output folder, else :data:`MEASURED_QUICK_SECONDS`) by the ratio of its other
+  work between the profiles.
 
 The MLP's cost can be replaced by a dedicated model: register
 ``COST_MODELS["mlp"] = f`` with ``f(work, sizes) -> seconds`` (``work`` a :class:`Work`).
@@ -246,8 +247,8 @@ def _measured_quick(out=None) -> dict:
         data = json.loads(path.read_text())
         if data.get("profile") == "quick":
             for nb in data.get("notebooks", []):
-                if nb.get("status") == "ok":
-                    measured[nb["number"]] = float(nb["seconds"])
+                if nb.get("status") == "ok":  # kernel CPU time: steadier than wall time
+                    measured[nb["number"]] = float(nb.get("cpu_seconds") or nb["seconds"])
     except (OSError, ValueError, KeyError):
         pass
     return measured
