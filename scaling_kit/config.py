@@ -24,6 +24,7 @@ from pathlib import Path
 
 __all__ = ["PROFILES", "cache_dir", "figures_dir", "get_profile", "save_figure"]
 
+#: The run profiles: ``quick`` (minutes, CI) and ``paper`` (the paper's protocol).
 PROFILES = ("quick", "paper")
 
 #: Figure names: the notebook's two-digit number, an underscore, then lower-case words.

@@ -271,6 +271,7 @@ class Plan:
 
     @property
     def total_seconds(self) -> float:
+        """Estimated seconds for every planned notebook together."""
         return float(sum(self.seconds.values()))
 
     def counts(self, number: str) -> tuple:
@@ -280,6 +281,7 @@ class Plan:
                 sum(w.count for w in blocks if w.kind == "contributions"))
 
     def as_text(self) -> str:
+        """The plan as the printed table of ``scaling-kit reproduce --plan``."""
         from .report import _duration
 
         lines = [f"Plan for the {self.profile} profile (estimated on this machine, "

@@ -77,10 +77,12 @@ class NotebookRun:
 
     @property
     def stem(self) -> str:
+        """The notebook's file name without ``.ipynb`` (e.g. ``03_theory_checks``)."""
         return self.path.stem
 
     @property
     def figures(self) -> list:
+        """Names of the figures the notebook saved, in order."""
         return [r["name"] for r in self.records if r["kind"] == "figure"]
 
 
@@ -98,6 +100,7 @@ class ReproduceResult:
 
     @property
     def ok(self) -> bool:
+        """True when every notebook of the run executed without error."""
         return all(run.status == "ok" for run in self.runs)
 
 

@@ -24,13 +24,6 @@ import scaling_kit
 # being deleted).
 MODULES_WITHOUT_ALL = {
     "scaling_kit.cli",
-    "scaling_kit.config",
-    "scaling_kit.reproduce",
-    "scaling_kit.sections",
-    "scaling_kit.sections.engine",
-    "scaling_kit.sections.estimators",
-    "scaling_kit.sections.individual",
-    "scaling_kit.sections.valuation",
 }
 
 # Constants in ``__all__`` without a ``#:`` comment (or a mention in the module docstring).
