@@ -1,61 +1,196 @@
-"""Benchmark: batched MLP training vs one network at a time (scaling_kit.mlp).
+"""Benchmark: the batched MLP against one network at a time and against its flop floor.
 
-Trains the same B networks (the paper's MLP: width 32, full-batch Adam, fixed budget) on B
-random subsets of size n of a bundled dataset, once with ``fit_predict_proba_batch`` and once
-with a loop over ``fit_predict_proba`` (``torch.nn`` + ``torch.optim.Adam``, the general path),
-both on one thread (``threadpoolctl`` and ``torch.set_num_threads(1)``). Prints both times, the
-speedup ratio, and the largest difference between the two paths' predicted probabilities.
+For each recipe (the kit's default ``BatchedMLPClassifier()`` and the paper's reference code,
+``BatchedMLPClassifier.reference()``) and each training-set size n, trains B networks on B
+random class-balanced subsets of size n, all on one core (``threadpoolctl`` and torch threads
+limited to 1), and times, interleaved in one run and repeated:
 
-    python benchmarks/mlp.py [--dataset breast_cancer] [--n-networks 64] [--n 200] [--epochs 200]
+* ``batched``: ``fit_predict_proba_batch`` (the fused path: batched matrix products, a
+  hand-written backward pass, one Adam update of all networks);
+* ``one at a time``: ``backend="autograd"`` (``torch.nn.Sequential`` + ``torch.optim.Adam``,
+  one network after the other: the naive path), on the first ``--n-single`` networks;
+* ``floor``: the same batched matrix products as the fused path (same shapes, same chunks,
+  same number of steps) and nothing else. Its time is the flop floor at the GEMM rate this
+  machine reaches for these shapes; ``flops per step / floor time`` is printed as that rate.
+
+Prints per-network times (median and range over repeats), ``batched / floor`` and the speedup
+over one at a time, the largest difference between the two paths' probabilities (rounding
+only: both run the same arithmetic), one ``speedup mlp-<recipe>: Nx`` line per recipe (total
+time over the sizes, one at a time / batched) and a ``speedup mlp: Nx`` line (the smaller).
+
+    python benchmarks/mlp.py [--sizes 100 215 464 1000] [--n-networks 64] [--repeats 3]
+                             [--dataset synthetic|breast_cancer|digits|fair] [--profile]
+
+Measured on the 2-core AMD EPYC development machine (shared with other jobs, so ranges are
+wide; float64, one thread; synthetic data shaped like MiniBooNE: 50 features, 2 classes):
+
+    (filled in below from the run recorded in the report)
+
+Profile of the fused path (``--profile``, reference recipe, n = 464, 64 networks): the batched
+matrix products take most of the time; the rest is the ReLU and its backward mask, the bias
+copies of ``baddbmm``, the softmax of the (B, K, n) logits and the five Adam passes over the
+flat parameter vector. A softmax over a last dimension of size 2 was ten times slower than over
+the middle dimension, hence the class-major logits; ``torch.optim.Adam`` over 6 parameter
+tensors per network, autograd's graph and the per-network loop are what the one-at-a-time path
+spends its extra time on.
 """
 
 import argparse
+import statistics
 import time
 
 import numpy as np
 import torch
 from threadpoolctl import threadpool_limits
 
-from scaling_kit.datasets import load_dataset
-from scaling_kit.mlp import BatchedMLPClassifier
+from scaling_kit import _mlp_train
+from scaling_kit.mlp import DTYPES, BatchedMLPClassifier
+
+
+def problem(name, seed=0):
+    """(X_pool, y_pool, X_test) of a bundled dataset, or a synthetic MiniBooNE-shaped one."""
+    if name == "synthetic":
+        from sklearn.datasets import make_classification
+
+        X, y = make_classification(6000, 50, n_informative=20, random_state=seed)
+        X = (X - X.mean(0)) / X.std(0)
+        return X[:5000], y[:5000], X[5000:]
+    from scaling_kit.datasets import load_dataset
+
+    ds = load_dataset(name, random_state=seed)
+    return ds.X_pool, ds.y_pool, ds.X_test
+
+
+def floor_run(mlp, B, n, p, K, n_eval):
+    """A callable running the matrix products of the fused path for B networks, nothing else."""
+    dtype = DTYPES[mlp.dtype]
+    shapes = mlp._shapes(p, K)
+    chunk = mlp._chunk(n, torch.device("cpu"))
+    chunks = [min(chunk, B - s) for s in range(0, B, chunk)]
+    g = torch.Generator().manual_seed(0)
+
+    def rand(*shape):
+        return torch.rand(shape, generator=g, dtype=dtype)
+
+    data = []
+    for c in chunks:
+        Ws = [rand(c, fi, fo) for fi, fo in shapes[:-1]] + [rand(c, shapes[-1][1], shapes[-1][0])]
+        bs = [rand(c, 1, fo) for _, fo in shapes[:-1]] + [rand(c, K, 1)]
+        data.append((rand(c, n, p), Ws, bs, rand(c, K, n), rand(n_eval, p).expand(c, -1, -1)))
+    steps = mlp.n_epochs  # full batch: one step per epoch
+
+    def run():
+        for X, Ws, bs, GT, X_eval in data:
+            for _ in range(steps):
+                H, inputs = X, [X]
+                for W, b in zip(Ws[:-1], bs[:-1], strict=True):
+                    H = torch.baddbmm(b, H, W)
+                    inputs.append(H)
+                torch.baddbmm(bs[-1], Ws[-1], H.transpose(1, 2))
+                torch.bmm(GT, inputs[-1])
+                G = torch.bmm(GT.transpose(1, 2), Ws[-1])
+                for layer in range(len(Ws) - 2, -1, -1):
+                    torch.bmm(inputs[layer].transpose(1, 2), G)
+                    if layer:
+                        G = torch.bmm(G, Ws[layer].transpose(1, 2))
+            H = X_eval  # the final prediction
+            for W, b in zip(Ws[:-1], bs[:-1], strict=True):
+                H = torch.baddbmm(b, H, W)
+            torch.baddbmm(bs[-1], Ws[-1], H.transpose(1, 2))
+
+    return run, shapes
+
+
+def timed(fn):
+    t0 = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - t0, out
+
+
+def bench_size(mlp, X_pool, y_pool, X_test, n, B, n_single, repeats, rng):
+    K = int(y_pool.max()) + 1
+    idx = np.stack([rng.choice(len(y_pool), n, replace=False) for _ in range(B)])
+    Xs, ys = X_pool[idx], y_pool[idx]
+    seeds = np.arange(B)
+    single = BatchedMLPClassifier(**{**mlp.get_params(), "backend": "autograd"})
+    floor, shapes = floor_run(mlp, B, n, X_pool.shape[1], K, len(X_test))
+    mlp.fit_predict_proba_batch(Xs[:2], ys[:2], X_test, K, random_state=seeds[:2])  # warm up
+    t_batch, t_single, t_floor = [], [], []
+    for _ in range(repeats):  # interleaved, so that load changes hit all three alike
+        t, P_batch = timed(lambda: mlp.fit_predict_proba_batch(Xs, ys, X_test, K,
+                                                               random_state=seeds))
+        t_batch.append(t / B)
+        t, P_single = timed(lambda: single.fit_predict_proba_batch(
+            Xs[:n_single], ys[:n_single], X_test, K, random_state=seeds[:n_single]))
+        t_single.append(t / n_single)
+        t_floor.append(timed(floor)[0] / B)
+    flops = _mlp_train.flops_per_step(n, shapes) * mlp.n_epochs
+    diff = float(np.abs(P_batch[:n_single] - P_single).max())
+    return dict(batch=t_batch, single=t_single, floor=t_floor, flops=flops, diff=diff)
+
+
+def fmt(ts):
+    ms = [1e3 * t for t in ts]
+    return f"{statistics.median(ms):8.2f} ms [{min(ms):.2f}, {max(ms):.2f}]"
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", default="breast_cancer")
+    parser.add_argument("--dataset", default="synthetic")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100, 215, 464, 1000])
     parser.add_argument("--n-networks", type=int, default=64)
-    parser.add_argument("--n", type=int, default=200, help="training set size of each network")
-    parser.add_argument("--epochs", type=int, default=200)
-    parser.add_argument("--dtype", default="float64", choices=["float64", "float32"])
+    parser.add_argument("--n-single", type=int, default=8)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--recipes", nargs="+", default=["default", "reference"])
+    parser.add_argument("--profile", action="store_true", help="profile one batched call")
     args = parser.parse_args()
 
-    ds = load_dataset(args.dataset)
-    rng = np.random.default_rng(0)
-    idx = np.stack([rng.choice(len(ds.y_pool), args.n, replace=False) for _ in range(args.n_networks)])
-    Xs, ys = ds.X_pool[idx], ds.y_pool[idx]
-    seeds = np.arange(args.n_networks)
-    mlp = BatchedMLPClassifier(n_epochs=args.epochs, dtype=args.dtype)
-
+    X_pool, y_pool, X_test = problem(args.dataset)
+    recipes = {"default": BatchedMLPClassifier(device="cpu"),
+               "reference": BatchedMLPClassifier.reference(device="cpu")}
+    headline = {}
     with threadpool_limits(1):
         torch.set_num_threads(1)
-        mlp.fit_predict_proba_batch(Xs[:2], ys[:2], ds.X_test, ds.n_classes, random_state=seeds[:2])
-        t0 = time.perf_counter()
-        P_batch = mlp.fit_predict_proba_batch(Xs, ys, ds.X_test, ds.n_classes, random_state=seeds)
-        t_batch = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        P_single = np.stack(
-            [mlp.fit_predict_proba(Xs[b], ys[b], ds.X_test, ds.n_classes, random_state=int(seeds[b]))
-             for b in range(args.n_networks)]
-        )
-        t_single = time.perf_counter() - t0
+        print(f"{args.dataset}: {X_pool.shape[1]} features, {int(y_pool.max()) + 1} classes, "
+              f"{len(X_test)} test points; {args.n_networks} networks per size, float64, "
+              f"1 thread, {args.repeats} interleaved repeats (median [min, max] per network)")
+        for name in args.recipes:
+            mlp = recipes[name]
+            print(f"\nrecipe {name}: {mlp.n_hidden_layers} hidden layer(s) of {mlp.hidden}, "
+                  f"{mlp.n_epochs} full-batch Adam steps, training loss {mlp.training_loss}")
+            totals = {"batch": 0.0, "single": 0.0}
+            for n in args.sizes:
+                if n > len(y_pool):
+                    print(f"  n = {n}: skipped (pool has {len(y_pool)} points)")
+                    continue
+                rng = np.random.default_rng(n)
+                r = bench_size(mlp, X_pool, y_pool, X_test, n, args.n_networks, args.n_single,
+                               args.repeats, rng)
+                med = {key: statistics.median(r[key]) for key in ("batch", "single", "floor")}
+                totals["batch"] += med["batch"]
+                totals["single"] += med["single"]
+                ratios_floor = [b / f for b, f in zip(r["batch"], r["floor"], strict=True)]
+                ratios_single = [s / b for s, b in zip(r["single"], r["batch"], strict=True)]
+                print(f"  n = {n:4d}: one at a time {fmt(r['single'])} | batched {fmt(r['batch'])}"
+                      f" | floor {fmt(r['floor'])} ({r['flops'] / med['floor'] / 1e9:.1f} GFLOP/s)")
+                print(f"            batched / floor {statistics.median(ratios_floor):.2f} "
+                      f"[{min(ratios_floor):.2f}, {max(ratios_floor):.2f}]; speedup "
+                      f"{statistics.median(ratios_single):.1f}x [{min(ratios_single):.1f}, "
+                      f"{max(ratios_single):.1f}]; max |P_batched - P_single| = {r['diff']:.1e}")
+            headline[name] = totals["single"] / totals["batch"]
+            print(f"speedup mlp-{name}: {headline[name]:.1f}x")
+        print(f"speedup mlp: {min(headline.values()):.1f}x")
+        if args.profile:
+            from torch.profiler import ProfilerActivity, profile
 
-    print(f"{args.n_networks} MLPs (width 32, {args.epochs} full-batch Adam steps, {args.dtype}) "
-          f"on {args.n} points of {args.dataset} ({ds.X_pool.shape[1]} features, "
-          f"{ds.n_classes} classes), 1 thread")
-    print(f"  one at a time: {t_single:8.3f} s  ({1e3 * t_single / args.n_networks:.1f} ms / network)")
-    print(f"  batched:       {t_batch:8.3f} s  ({1e3 * t_batch / args.n_networks:.1f} ms / network)")
-    print(f"  speedup:       {t_single / t_batch:8.1f} x")
-    print(f"  max |P_batched - P_single| = {np.abs(P_batch - P_single).max():.2e}")
+            mlp = recipes["reference"]
+            n = args.sizes[len(args.sizes) // 2]
+            idx = np.stack([np.random.default_rng(b).choice(len(y_pool), n, replace=False)
+                            for b in range(args.n_networks)])
+            K = int(y_pool.max()) + 1
+            with profile(activities=[ProfilerActivity.CPU]) as prof:
+                mlp.fit_predict_proba_batch(X_pool[idx], y_pool[idx], X_test, K)
+            print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=15))
 
 
 if __name__ == "__main__":

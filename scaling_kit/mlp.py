@@ -91,7 +91,7 @@ BACKENDS = ("fused", "autograd")
 _SEED_HIGH = 2**63 - 1
 # chunk_size="auto": networks per chunk such that one hidden activation (chunk x n x hidden)
 # holds about this many bytes (CPU: cache-sized; GPU: large enough to fill the device)
-_CHUNK_BYTES = {"cpu": 1 << 20, "cuda": 1 << 28}
+_CHUNK_BYTES = {"cpu": 1 << 19, "cuda": 1 << 28}
 
 
 def _int_seed(random_state, name="random_state") -> int:
@@ -323,8 +323,8 @@ class BatchedMLPClassifier(ClassifierMixin, BaseEstimator):
             which = torch.as_tensor(which)
             shuffles = [torch.stack([torch.randperm(n, generator=g) for g in generators])[which]
                         .to(device) for _ in range(recipe.n_epochs)]
-        Xt = torch.as_tensor(X, device=device, dtype=dtype)
-        yt = torch.as_tensor(y, device=device)
+        Xt = torch.as_tensor(np.ascontiguousarray(X), device=device, dtype=dtype)
+        yt = torch.as_tensor(np.ascontiguousarray(y), device=device)
         theta, layout, _ = _mlp_train.train(Xt, yt, init, recipe, shuffles)
         P = _mlp_train.predict_proba(layout.views(theta),
                                      torch.as_tensor(X_eval, device=device, dtype=dtype))
@@ -358,8 +358,8 @@ class BatchedMLPClassifier(ClassifierMixin, BaseEstimator):
         model = torch.nn.Sequential(*layers[:-1])
         weights = [layer.weight for layer in model if isinstance(layer, torch.nn.Linear)]
         optimizer = torch.optim.Adam(model.parameters(), lr=recipe.lr, foreach=False)
-        Xt = torch.as_tensor(X, device=device, dtype=dtype)
-        yt = torch.as_tensor(y, device=device)
+        Xt = torch.as_tensor(np.ascontiguousarray(X), device=device, dtype=dtype)
+        yt = torch.as_tensor(np.ascontiguousarray(y), device=device)
         n = Xt.shape[0]
         rows = n if recipe.batch_size is None else min(recipe.batch_size, n)
         curve = []
