@@ -11,7 +11,8 @@ from ..config import save_figure
 from ..datasets import load_dataset
 from ..laws.validation import r2_table, run_validation
 from ..learners import ExactLogisticRegression
-from ..mlp import BatchedMLPClassifier, seed_noise
+from ..mlp import BatchedMLPClassifier
+from ..optimization_noise import seed_noise
 from ..paper import ALPHA_MODE_RANGE, TABLE1_R2
 from ..plots.individual import plot_alpha_histogram, plot_validation
 
