@@ -41,11 +41,13 @@ def test_k_range_spreads_the_fits_over_the_range():
     assert 450 < mean_k < 650
 
 
-def test_calibrated_seconds_are_positive_and_grow_with_k():
+def test_calibrated_seconds_are_positive_and_consistent():
+    # (no assertion on how large: timings depend on the machine and its load)
     cost = estimate_mlp_cost(BatchedMLPClassifier.reference(n_epochs=2), n_features=8,
                              n_classes=2, n_points=2, n_samples=2, ks=[20, 40, 400])
-    assert cost.calibrated and np.all(cost.per_size["seconds_per_fit"] > 0)
-    assert cost.per_size.loc[400, "seconds_per_fit"] > cost.per_size.loc[20, "seconds_per_fit"]
+    seconds = cost.per_size["seconds_per_fit"]
+    assert cost.calibrated and np.all(np.isfinite(seconds)) and np.all(seconds > 0)
+    assert cost.seconds == pytest.approx((cost.per_size["fits"] * seconds).sum())
     assert cost.wall_seconds(4) == pytest.approx(cost.seconds / 4)
 
 
