@@ -157,21 +157,41 @@ def test_fused_path_matches_autograd_path(name):
                                P, rtol=0, atol=ROUNDING_ATOL)
 
 
-def test_hand_written_gradient_equals_autograd():
+@pytest.mark.parametrize("name", list(RECIPES))
+def test_fused_path_on_d_plus_z_batches_matches_autograd_path(name):
+    # the contribution engine's batches: one D (rows shared by every network) plus one point z
+    # each; full-batch recipes take the shared-rows path (one large product for the D rows)
+    Xs, ys, X_eval = subsets(400, 41, 6)
+    XDz = np.concatenate([np.broadcast_to(Xs[0, :40], (6, 40, 4)), Xs[:, 40:]], axis=1)
+    yDz = np.concatenate([np.broadcast_to(ys[0, :40], (6, 40)), ys[:, 40:]], axis=1)
+    fused = BatchedMLPClassifier(**{**RECIPES[name], "device": "cpu"})
+    P = fused.fit_predict_proba_batch(XDz, yDz, X_eval, 3, random_state=11)
+    slow = clone(fused).set_params(backend="autograd")
+    np.testing.assert_allclose(slow.fit_predict_proba_batch(XDz, yDz, X_eval, 3, random_state=11),
+                               P, rtol=0, atol=ROUNDING_ATOL)
+    one_chunk_each = clone(fused).set_params(chunk_size=1)
+    np.testing.assert_allclose(one_chunk_each.fit_predict_proba_batch(XDz, yDz, X_eval, 3,
+                                                                      random_state=11),
+                               P, rtol=0, atol=ROUNDING_ATOL)
+
+
+@pytest.mark.parametrize("shared", [0, 15])
+def test_hand_written_gradient_equals_autograd(shared):
     rng = np.random.default_rng(0)
     B, m, p, K = 3, 17, 5, 4
     shapes = _mlp_train.layer_shapes(p, 6, 2, K)
     layout = _mlp_train.FlatParameters(shapes, B, torch.float64, torch.device("cpu"))
     theta = torch.tensor(rng.normal(size=layout.size))
     X = torch.tensor(rng.normal(size=(B, m, p)))
+    X[:, :shared] = X[0, :shared]  # rows common to every network take the one-product path
     Y = torch.nn.functional.one_hot(torch.tensor(rng.integers(0, K, (B, m))), K).double()
     Y = Y.transpose(1, 2).contiguous()
     for loss in ["log_loss", "softmax_ce"]:
         grad = layout.zeros()
         params = layout.views(theta)
-        activations, logits = _mlp_train.forward(params, X)
+        activations, logits = _mlp_train.forward(params, X, shared)
         G = _mlp_train.logits_gradient(logits, Y, loss)
-        _mlp_train.backward(params, layout.views(grad), X, activations, G, weight_decay=0.7)
+        _mlp_train.backward(params, layout.views(grad), X, activations, G, 0.7, shared)
 
         t = theta.clone().requires_grad_()
         tparams = layout.views(t)
