@@ -61,11 +61,13 @@ def problem(name, seed=0):
     return ds.X_pool, ds.y_pool, ds.X_test
 
 
-def floor_run(mlp, B, n, p, K, n_eval):
-    """A callable running the matrix products of the fused path for B networks, nothing else."""
+def floor_run(mlp, B, n, p, K, n_eval, shared):
+    """A callable running the matrix products of the fused path for B networks, nothing else:
+    the same shapes, chunks and steps (``shared`` leading rows common to all networks take one
+    large product in the first layer, as in the fused path)."""
     dtype = DTYPES[mlp.dtype]
     shapes = mlp._shapes(p, K)
-    chunk = mlp._chunk(n, torch.device("cpu"))
+    chunk = mlp._chunk(n, torch.device("cpu"), shared=bool(shared))
     chunks = [min(chunk, B - s) for s in range(0, B, chunk)]
     g = torch.Generator().manual_seed(0)
 
@@ -76,25 +78,45 @@ def floor_run(mlp, B, n, p, K, n_eval):
     for c in chunks:
         Ws = [rand(c, fi, fo) for fi, fo in shapes[:-1]] + [rand(c, shapes[-1][1], shapes[-1][0])]
         bs = [rand(c, 1, fo) for _, fo in shapes[:-1]] + [rand(c, K, 1)]
-        data.append((rand(c, n, p), Ws, bs, rand(c, K, n), rand(n_eval, p).expand(c, -1, -1)))
+        data.append((rand(c, n, p), Ws, bs, rand(c, K, n), rand(n_eval, p)))
     steps = mlp.n_epochs  # full batch: one step per epoch
+    h = shapes[0][1]
+
+    def first_layer(X, W, b, m):
+        if not m:
+            return torch.baddbmm(b, X, W)
+        c, rows = X.shape[0], X.shape[1]
+        Z = torch.empty(rows, c, h, dtype=X.dtype)
+        torch.addmm(b.reshape(1, c * h), X[0, :m], W.transpose(0, 1).reshape(p, c * h),
+                    out=Z[:m].view(m, c * h))
+        if m < rows:
+            Z[m:].copy_(torch.baddbmm(b, X[:, m:], W).transpose(0, 1))  # one row: negligible
+        return Z.transpose(0, 1)
+
+    def first_gradient(X, G, m):
+        if not m:
+            return torch.bmm(X.transpose(1, 2), G)
+        c = X.shape[0]
+        G1 = torch.empty(X.shape[1], c, h, dtype=X.dtype)  # the path writes G in this layout
+        torch.mm(X[0, :m].T, G1[:m].view(m, c * h))
+        if m < X.shape[1]:
+            torch.bmm(X[:, m:].transpose(1, 2), G1[m:].transpose(0, 1))
 
     def run():
         for X, Ws, bs, GT, X_eval in data:
             for _ in range(steps):
-                H, inputs = X, [X]
-                for W, b in zip(Ws[:-1], bs[:-1], strict=True):
-                    H = torch.baddbmm(b, H, W)
-                    inputs.append(H)
-                torch.baddbmm(bs[-1], Ws[-1], H.transpose(1, 2))
+                inputs = [X, first_layer(X, Ws[0], bs[0], shared)]
+                for W, b in zip(Ws[1:-1], bs[1:-1], strict=True):
+                    inputs.append(torch.baddbmm(b, inputs[-1], W))
+                torch.baddbmm(bs[-1], Ws[-1], inputs[-1].transpose(1, 2))
                 torch.bmm(GT, inputs[-1])
                 G = torch.bmm(GT.transpose(1, 2), Ws[-1])
-                for layer in range(len(Ws) - 2, -1, -1):
+                for layer in range(len(Ws) - 2, 0, -1):
                     torch.bmm(inputs[layer].transpose(1, 2), G)
-                    if layer:
-                        G = torch.bmm(G, Ws[layer].transpose(1, 2))
-            H = X_eval  # the final prediction
-            for W, b in zip(Ws[:-1], bs[:-1], strict=True):
+                    G = torch.bmm(G, Ws[layer].transpose(1, 2))
+                first_gradient(X, G, shared)
+            H = first_layer(X_eval.expand(X.shape[0], -1, -1), Ws[0], bs[0], len(X_eval))
+            for W, b in zip(Ws[1:-1], bs[1:-1], strict=True):
                 H = torch.baddbmm(b, H, W)
             torch.baddbmm(bs[-1], Ws[-1], H.transpose(1, 2))
 
@@ -107,13 +129,25 @@ def timed(fn):
     return time.perf_counter() - t0, out
 
 
-def bench_size(mlp, X_pool, y_pool, X_test, n, B, n_single, repeats, rng):
+def draw(X_pool, y_pool, n, B, workload, rng):
+    """B training sets of n points: independent subsets, or one D of n - 1 points plus a
+    different point z in each (a batch of the contribution engine)."""
+    if workload == "independent":
+        idx = np.stack([rng.choice(len(y_pool), n, replace=False) for _ in range(B)])
+    else:
+        chosen = rng.choice(len(y_pool), n - 1 + B, replace=False)
+        idx = np.concatenate([np.broadcast_to(chosen[:n - 1], (B, n - 1)),
+                              chosen[n - 1:, None]], axis=1)
+    return X_pool[idx], y_pool[idx]
+
+
+def bench_size(mlp, X_pool, y_pool, X_test, n, B, n_single, repeats, workload, rng):
     K = int(y_pool.max()) + 1
-    idx = np.stack([rng.choice(len(y_pool), n, replace=False) for _ in range(B)])
-    Xs, ys = X_pool[idx], y_pool[idx]
+    Xs, ys = draw(X_pool, y_pool, n, B, workload, rng)
     seeds = np.arange(B)
     single = BatchedMLPClassifier(**{**mlp.get_params(), "backend": "autograd"})
-    floor, shapes = floor_run(mlp, B, n, X_pool.shape[1], K, len(X_test))
+    shared = n - 1 if workload == "engine" else 0
+    floor, shapes = floor_run(mlp, B, n, X_pool.shape[1], K, len(X_test), shared)
     mlp.fit_predict_proba_batch(Xs[:2], ys[:2], X_test, K, random_state=seeds[:2])  # warm up
     t_batch, t_single, t_floor = [], [], []
     for _ in range(repeats):  # interleaved, so that load changes hit all three alike
@@ -142,6 +176,8 @@ def main():
     parser.add_argument("--n-single", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--recipes", nargs="+", default=["default", "reference"])
+    parser.add_argument("--workloads", nargs="+", default=["independent", "engine"],
+                        help="independent subsets, or D + {z} batches (one D, one z each)")
     parser.add_argument("--profile", action="store_true", help="profile one batched call")
     args = parser.parse_args()
 
@@ -154,18 +190,19 @@ def main():
         print(f"{args.dataset}: {X_pool.shape[1]} features, {int(y_pool.max()) + 1} classes, "
               f"{len(X_test)} test points; {args.n_networks} networks per size, float64, "
               f"1 thread, {args.repeats} interleaved repeats (median [min, max] per network)")
-        for name in args.recipes:
+        for workload, name in [(w, r) for w in args.workloads for r in args.recipes]:
             mlp = recipes[name]
-            print(f"\nrecipe {name}: {mlp.n_hidden_layers} hidden layer(s) of {mlp.hidden}, "
-                  f"{mlp.n_epochs} full-batch Adam steps, training loss {mlp.training_loss}")
+            print(f"\n{workload} datasets, recipe {name}: {mlp.n_hidden_layers} hidden layer(s) "
+                  f"of {mlp.hidden}, {mlp.n_epochs} full-batch Adam steps, training loss "
+                  f"{mlp.training_loss}")
             totals = {"batch": 0.0, "single": 0.0}
             for n in args.sizes:
-                if n > len(y_pool):
+                if n + args.n_networks > len(y_pool):
                     print(f"  n = {n}: skipped (pool has {len(y_pool)} points)")
                     continue
                 rng = np.random.default_rng(n)
                 r = bench_size(mlp, X_pool, y_pool, X_test, n, args.n_networks, args.n_single,
-                               args.repeats, rng)
+                               args.repeats, workload, rng)
                 med = {key: statistics.median(r[key]) for key in ("batch", "single", "floor")}
                 totals["batch"] += med["batch"]
                 totals["single"] += med["single"]
@@ -177,19 +214,19 @@ def main():
                       f"[{min(ratios_floor):.2f}, {max(ratios_floor):.2f}]; speedup "
                       f"{statistics.median(ratios_single):.1f}x [{min(ratios_single):.1f}, "
                       f"{max(ratios_single):.1f}]; max |P_batched - P_single| = {r['diff']:.1e}")
-            headline[name] = totals["single"] / totals["batch"]
-            print(f"speedup mlp-{name}: {headline[name]:.1f}x")
+            headline[(workload, name)] = totals["single"] / totals["batch"]
+            print(f"speedup mlp-{name}-{workload}: {headline[(workload, name)]:.1f}x")
         print(f"speedup mlp: {min(headline.values()):.1f}x")
         if args.profile:
             from torch.profiler import ProfilerActivity, profile
 
             mlp = recipes["reference"]
             n = args.sizes[len(args.sizes) // 2]
-            idx = np.stack([np.random.default_rng(b).choice(len(y_pool), n, replace=False)
-                            for b in range(args.n_networks)])
+            Xs, ys = draw(X_pool, y_pool, n, args.n_networks, "independent",
+                          np.random.default_rng(0))
             K = int(y_pool.max()) + 1
             with profile(activities=[ProfilerActivity.CPU]) as prof:
-                mlp.fit_predict_proba_batch(X_pool[idx], y_pool[idx], X_test, K)
+                mlp.fit_predict_proba_batch(Xs, ys, X_test, K)
             print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=15))
 
 

@@ -75,6 +75,7 @@ the autograd path; if that fails too, ``ValueError`` names the remedy.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from types import SimpleNamespace
 
 import numpy as np
 import torch
@@ -231,14 +232,9 @@ class BatchedMLPClassifier(ClassifierMixin, BaseEstimator):
         if loss == "opendataval":
             loss = "log_loss" if n_classes == 2 else "softmax_ce"
 
-        class Recipe:  # the numbers _mlp_train needs
-            pass
-
-        recipe = Recipe()
-        recipe.n_epochs, recipe.batch_size = int(self.n_epochs), self.batch_size
-        recipe.lr, recipe.weight_decay = float(self.lr), float(self.weight_decay)
-        recipe.training_loss, recipe.n_classes = loss, int(n_classes)
-        return recipe
+        return SimpleNamespace(  # the numbers _mlp_train needs
+            n_epochs=int(self.n_epochs), batch_size=self.batch_size, lr=float(self.lr),
+            weight_decay=float(self.weight_decay), training_loss=loss, n_classes=int(n_classes))
 
     def _shapes(self, n_features, n_classes):
         return _mlp_train.layer_shapes(n_features, int(self.hidden), int(self.n_hidden_layers),
@@ -273,9 +269,13 @@ class BatchedMLPClassifier(ClassifierMixin, BaseEstimator):
     # --- the learner protocol ---------------------------------------------------------------
     def fit_predict_proba(self, X_train, y_train, X_eval, n_classes, random_state=None):
         """Fit one network on (X_train, y_train); class probabilities (n_eval, n_classes)."""
+        n_classes = check_int(n_classes, "n_classes", low=2)
         X = check_array(X_train, "X_train")
+        y = self._labels(y_train, n_classes, "y_train")
+        if y.shape != (X.shape[0],):
+            raise ValueError(f"y_train must have shape ({X.shape[0]},); got {y.shape}.")
         return self.fit_predict_proba_batch(
-            X[None], np.asarray(y_train)[None], X_eval, n_classes,
+            X[None], y[None], X_eval, n_classes,
             random_state=[network_seeds(random_state, 1, self.random_state)[0]],
         )[0]
 
