@@ -308,10 +308,11 @@ class BatchedMLPClassifier(ClassifierMixin, BaseEstimator):
             shared = _shared_prefix(X) if full_batch else 0
             shared = shared if 2 * shared >= n else 0
             chunk = self._chunk(n, device, shared=bool(shared))
+            inits = {}  # initial weights per distinct seed, drawn once per call
             for start in range(0, B, chunk):
                 rows = slice(start, min(start + chunk, B))
                 P = self._fused_fit(X[rows], y[rows], X_eval, recipe, shapes, init_seeds[rows],
-                                    shuffle_seeds[rows], device, dtype, shared)
+                                    shuffle_seeds[rows], device, dtype, shared, inits)
                 out[rows] = P
                 for b in np.flatnonzero(~np.all(np.isfinite(P), axis=(1, 2))):
                     out[start + b] = self._refit_or_raise(X[start + b], y[start + b], X_eval,
@@ -321,21 +322,23 @@ class BatchedMLPClassifier(ClassifierMixin, BaseEstimator):
 
     # --- the fused path ---------------------------------------------------------------------
     def _fused_fit(self, X, y, X_eval, recipe, shapes, init_seeds, shuffle_seeds, device, dtype,
-                   shared=0):
+                   shared=0, inits=None):
         B, n, _ = X.shape
         full_batch = recipe.batch_size is None or recipe.batch_size >= n
         unique, inverse = np.unique(init_seeds, return_inverse=True)
-        firsts = {int(s): _mlp_train.linear_init(int(s), shapes) for s in unique}
+        inits = {} if inits is None else inits
+        for s in unique.tolist():
+            if s not in inits:
+                params, _ = _mlp_train.linear_init(s, shapes)
+                inits[s] = [(W.to(device, dtype), b.to(device, dtype)) for W, b in params]
         index = torch.as_tensor(inverse, device=device)
-        init = []
-        for layer in range(len(shapes)):
-            W = torch.stack([firsts[int(s)][0][layer][0] for s in unique]).to(device, dtype)
-            b = torch.stack([firsts[int(s)][0][layer][1] for s in unique]).to(device, dtype)
-            init.append((W[index], b[index]))
+        init = [(torch.stack([inits[s][layer][0] for s in unique.tolist()])[index],
+                 torch.stack([inits[s][layer][1] for s in unique.tolist()])[index])
+                for layer in range(len(shapes))]
         shuffles = None
         if not full_batch:  # one generator per distinct shuffling seed (module docstring)
             seeds, which = np.unique(shuffle_seeds, return_inverse=True)
-            generators = [firsts[int(s)][1] if self.init == "per_call"
+            generators = [_mlp_train.linear_init(int(s), shapes)[1] if self.init == "per_call"
                           else torch.Generator().manual_seed(int(s)) for s in seeds.tolist()]
             which = torch.as_tensor(which)
             shuffles = [torch.stack([torch.randperm(n, generator=g) for g in generators])[which]
