@@ -43,11 +43,6 @@ UNDOCUMENTED_MEMBERS = {
     "scaling_kit.learners.SklearnClassifier.fit_predict_proba",
     "scaling_kit.logistic.LogisticProblem.loss_sum",
     "scaling_kit.logistic.LogisticProblem.objective",
-    "scaling_kit.mlp.BatchedMLPClassifier.predict",
-    "scaling_kit.mlp.SeedNoiseResult.mean_delta",
-    "scaling_kit.mlp.SeedNoiseResult.std_delta_crn",
-    "scaling_kit.mlp.SeedNoiseResult.std_delta_independent",
-    "scaling_kit.mlp.SeedNoiseResult.summary",
     "scaling_kit.results.Summary.as_text",
 }
 
