@@ -36,7 +36,7 @@ from scaling_kit.laws.validation import fit_loglinear_laws  # noqa: E402
 from scaling_kit.learners import ExactLogisticRegression, SklearnClassifier  # noqa: E402
 from scaling_kit.link import aggregate_individual_link  # noqa: E402
 from scaling_kit.metric_comparison import compare_metrics  # noqa: E402
-from scaling_kit.mlp import seed_noise  # noqa: E402
+from scaling_kit.optimization_noise import seed_noise  # noqa: E402
 from scaling_kit.theory import (  # noqa: E402
     GaussianLinearModel,
     GaussianLogisticModel,
