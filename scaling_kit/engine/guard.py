@@ -1,0 +1,102 @@
+"""The engine's guard: verified answers, an independent fallback, clear failures.
+
+Every solve of the engine ends in one of three ways (docs/engine.md, "The guard"):
+
+1. **verified**: a double-precision gradient at the last iterate, preconditioned by a verified
+   approximation of the Hessian, bounds the distance to the exact minimizer by ``tol``
+   (relative to the parameters);
+2. **at the rounding level**: the gradient is zero to double precision in every coordinate
+   (:meth:`scaling_kit.logistic.LogisticProblem.rounding_level`) but the step bound is still
+   above ``tol`` (an ill-conditioned problem): the answer is returned when its attained
+   accuracy is at most :data:`ACCEPT_LIMIT`, with one
+   :class:`~scaling_kit.exceptions.IllConditionedWarning` per call stating the worst one;
+3. **failed**: anything else (no convergence within the iteration budget, non-finite values,
+   an attained accuracy above :data:`ACCEPT_LIMIT`) hands the dataset to an independent
+   damped Newton solve from scratch in standardized coordinates; if even that cannot verify
+   its answer, :class:`~scaling_kit.exceptions.ConvergenceError` names the dataset.
+
+The engine never returns a number that did not pass 1 or 2.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from ..exceptions import ConvergenceError, IllConditionedWarning
+
+__all__ = ["ACCEPT_LIMIT", "Guard"]
+
+#: Largest attained relative accuracy of the parameters accepted (with a warning) when the
+#: requested ``tol`` is below what double precision allows for the problem.
+ACCEPT_LIMIT = 1e-8
+
+REMEDY = ("Standardize the features (zero mean, unit variance) or use a smaller C (stronger "
+          "regularization).")
+
+
+def _default_describe(r, c=None):
+    return f"round {r} of the batch" if c is None else f"candidate {c} of round {r} of the batch"
+
+
+class Guard:
+    """Collects the outcome of one engine call: attained accuracies above ``tol`` (one
+    warning at the end) and failures (an error naming the dataset).
+
+    ``describe(r, c=None)`` names round r's dataset D (``c is None``) or candidate c's
+    D + {z} in messages; the caller passes one that names the point, k and sample.
+    """
+
+    def __init__(self, tol, describe=None):
+        self.tol = tol
+        self.describe = describe or _default_describe
+        self.worst = 0.0
+        self.count = 0
+
+    def accept(self, accuracy, where="candidate"):
+        """Record attained accuracies (relative); True where acceptable."""
+        accuracy = np.atleast_1d(np.asarray(accuracy, dtype=float))
+        ok = np.isfinite(accuracy) & (accuracy <= max(self.tol, ACCEPT_LIMIT))
+        above = ok & (accuracy > max(self.tol, 100.0 * np.finfo(float).eps))
+        if above.any():
+            self.count += int(above.sum())
+            self.worst = max(self.worst, float(accuracy[above].max()))
+        return ok
+
+    def fail(self, r, c, why, max_iter):
+        raise ConvergenceError(
+            f"The exact engine could not verify the fit of {self.describe(r, c)}: {why} "
+            f"(damped Newton from scratch, at most {max_iter} iterations, accuracy limit "
+            f"{ACCEPT_LIMIT:g}). {REMEDY} A larger max_iter helps only if the fit was still "
+            "improving."
+        )
+
+    def warn(self):
+        if self.count:
+            warnings.warn(
+                f"{self.count} fit(s) reached the rounding level of double precision before the "
+                f"requested tol={self.tol:g}: their parameters are accurate to about "
+                f"{self.worst:.1e} (relative) at worst, so contributions carry errors of that "
+                f"order. {REMEDY}",
+                IllConditionedWarning,
+                stacklevel=3,
+            )
+            self.count, self.worst = 0, 0.0
+
+
+def newton_fallback(problem, XaD, yD, theta_D, Xz, yz, pairs, *, tol, max_iter, guard):
+    """Independent exact solves of D + {z} for the (round, candidate) ``pairs``: damped Newton
+    from theta_D in standardized coordinates (:meth:`LogisticProblem.solve_batch`). Returns
+    theta (n, m, d); raises :class:`ConvergenceError` for a solve it cannot verify."""
+    rr, cc = pairs
+    XaDz = np.concatenate([XaD[rr], Xz[rr, cc][:, None, :]], axis=1)
+    yDz = np.concatenate([yD[rr], yz[rr, cc][:, None]], axis=1)
+    res = problem.solve_batch(XaDz, yDz, theta_D[rr], tol=tol, max_iter=max_iter)
+    ok = res.converged & guard.accept(res.accuracy)
+    if not ok.all():
+        i = int(np.flatnonzero(~ok)[0])
+        why = ("Newton did not converge" if not res.converged[i] else
+               f"its attained accuracy {res.accuracy[i]:.1e} is above the limit")
+        guard.fail(int(rr[i]), int(cc[i]), why, max_iter)
+    return res.theta
