@@ -268,9 +268,9 @@ def _chunks(rounds, budget):
 def _compute_chunk(chunk, learner, X_pool, y_pool, X_test, y_test, n_classes, metrics, entropy):
     sampler = StratifiedSampler(y_pool, n_classes)
     exact = isinstance(learner, ExactLogisticRegression)
-    if exact:
-        problem = LogisticProblem(X_pool.shape[1], n_classes, learner.C)
-        Xa_pool, Xa_test = augment(X_pool), augment(X_test)
+    if exact:  # standardized coordinates: same minimizers and losses (exact_engine docs)
+        problem, Xa_pool, Xa_test = exact_engine.standardized_problem(X_pool, X_test, n_classes,
+                                                                      learner.C)
     else:
         adapter = as_learner(learner)
     cols = {"point": [], "k": [], "sample": []}
@@ -293,19 +293,27 @@ def _compute_chunk(chunk, learner, X_pool, y_pool, X_test, y_test, n_classes, me
                 Ds = np.stack([_draw_D(sampler, entropy, rnd.seed, rnd.k, rnd.exclude)
                                for rnd in rounds])
                 XaD, yD = Xa_pool[Ds], y_pool[Ds]
+
+                def describe(r, c=None, rounds=rounds):  # names a dataset in error messages
+                    rnd = rounds[r]
+                    return (f"D (k={rnd.k}) of the round for points {rnd.points[:5].tolist()}"
+                            if c is None else
+                            f"D + {{z}} for point {rnd.points[c]}, k={rnd.k}, sample "
+                            f"{rnd.sample_ids[c]}")
+
                 theta_D, Hinv = exact_engine.fit_datasets(problem, XaD, yD, theta_prev,
-                                                          tol=learner.tol / 10)
+                                                          tol=learner.tol / 10,
+                                                          max_iter=learner.max_iter,
+                                                          describe=describe)
                 theta_prev = theta_D[-1]  # warm start for the next batch of this k
                 M = max(rnd.points.size for rnd in rounds)
                 cand = np.stack([np.resize(rnd.points, M) for rnd in rounds])  # pad by repeating
                 valid = np.arange(M)[None, :] < np.array([rnd.points.size for rnd in rounds])[:, None]
                 theta_z, _, _ = exact_engine.solve_candidates_batch(
                     problem, XaD, yD, theta_D, Hinv, Xa_pool[cand], y_pool[cand], valid,
-                    tol=learner.tol)
-                before = losses_from_logp(exact_engine.test_log_proba(problem, Xa_test, theta_D),
-                                          y_test, metrics)
-                after = losses_from_logp(exact_engine.test_log_proba(problem, Xa_test, theta_z),
-                                         y_test, metrics)
+                    tol=learner.tol, fallback_max_iter=learner.max_iter, describe=describe)
+                before = exact_engine.test_losses(problem, Xa_test, y_test, theta_D, metrics)
+                after = exact_engine.test_losses(problem, Xa_test, y_test, theta_z, metrics)
                 for i, rnd in enumerate(rounds):
                     n_i = rnd.points.size
                     cols["point"].append(rnd.points)
