@@ -15,55 +15,60 @@ def take(arr, order):
 
 
 class Anderson:
-    """Type-II Anderson acceleration (Walker & Ni 2011) of a fixed-point map T, batched over
-    the leading axes of the iterates (..., n).
+    """Type-II Anderson acceleration (Walker & Ni 2011, difference form) of a fixed-point map
+    T, batched over the leading axes of the iterates (..., n).
 
-    ``mix(x, f)`` takes the residual ``f = T(x) - x`` and returns ``(next iterate, T(x))``, the
-    next iterate being ``T(x) - sum_j gamma_j (T(x) - T(x_j))`` with gamma minimizing
-    ``|f - sum_j gamma_j (f - f_j)|`` over the last ``memory`` iterates (a small ridge keeps the
-    least-squares problem regular). Histories are ring buffers (the mix does not depend on the
-    order of its columns), and the Gram matrix of the stored residuals is kept up to date, so
-    the normal equations ``(f - f_i).(f - f_j) = f.f - f.f_i - f.f_j + f_i.f_j`` cost one pass
-    over the history per step. A mix that is not finite falls back to the plain step T(x).
+    ``mix(x, f)`` takes the residual ``f = T(x) - x`` and returns ``(next iterate, T(x))``:
+    ``T(x) - dT gamma`` with ``gamma`` minimizing ``|f - dF gamma|`` over the differences
+    ``dF_j = f_{j+1} - f_j`` and ``dT_j = T(x_{j+1}) - T(x_j)`` of the last ``memory + 1``
+    iterates (a small ridge keeps the least-squares problem regular; the Gram matrix of the
+    differences is updated incrementally). The differences are stored in single precision:
+    they only form the next iterate's *step*, whose relative rounding (~1e-7) changes the
+    speed of the iteration, never its fixed point, as for the single-precision
+    preconditioner. A mix that is not finite falls back to the plain step T(x).
     """
 
     def __init__(self, shape, memory=3):
         self.memory, self.count = memory, 0
-        self.F = np.empty(shape[:-1] + (memory, shape[-1]))
-        self.T = np.empty_like(self.F)
-        self.FF = np.zeros(shape[:-1] + (memory, memory))
+        lead, n = shape[:-1], shape[-1]
+        self.dF = np.zeros(lead + (memory, n), dtype=np.float32)
+        self.dT = np.zeros(lead + (memory, n), dtype=np.float32)
+        self.gram = np.zeros(lead + (memory, memory))
+        self.f_prev = np.zeros(lead + (n,), dtype=np.float32)
+        self.t_prev = np.zeros(lead + (n,))
 
     def mix(self, x, f):
         image = x + f
+        if self.count:
+            slot = (self.count - 1) % self.memory
+            np.subtract(f, self.f_prev, out=self.dF[..., slot, :], casting="unsafe")
+            np.subtract(image, self.t_prev, out=self.dT[..., slot, :], casting="unsafe")
+            new = self.dF[..., slot, :]
+            cross = (self.dF @ new[..., None])[..., 0].astype(float)
+            self.gram[..., slot, :] = cross
+            self.gram[..., :, slot] = cross
+        self.f_prev[...] = f
+        self.t_prev[...] = image
         n = min(self.count, self.memory)
-        ff = np.einsum("...n,...n->...", f, f)
-        x_new = image
-        fF = None
-        if n:
-            fF = (self.F[..., :n, :] @ f[..., None])[..., 0]
-            gram = ff[..., None, None] - fF[..., :, None] - fF[..., None, :] + self.FF[..., :n, :n]
-            ridge = np.trace(gram, axis1=-2, axis2=-1)[..., None, None] * 1e-12 + 1e-300
-            try:
-                with np.errstate(all="ignore"):
-                    gamma = np.linalg.solve(gram + ridge * np.eye(n),
-                                            (ff[..., None] - fF)[..., None])
-                    x_new = image * (1.0 - gamma[..., 0].sum(axis=-1))[..., None] + \
-                        (gamma[..., 0][..., None, :] @ self.T[..., :n, :])[..., 0, :]
-            except np.linalg.LinAlgError:  # an exactly singular Gram matrix: plain steps
-                x_new = image
-            ok = np.all(np.isfinite(x_new), axis=-1)
-            if not ok.all():
-                x_new = np.where(ok[..., None], x_new, image)
-        slot = self.count % self.memory
-        self.F[..., slot, :] = f
-        self.T[..., slot, :] = image
-        if n:
-            self.FF[..., slot, :n] = fF
-            self.FF[..., :n, slot] = fF
-        self.FF[..., slot, slot] = ff
         self.count += 1
+        if not n:
+            return image, image
+        gram = self.gram[..., :n, :n]
+        rhs = (self.dF[..., :n, :] @ f.astype(np.float32, copy=False)[..., None]).astype(float)
+        ridge = np.trace(gram, axis1=-2, axis2=-1)[..., None, None] * 1e-10 + 1e-300
+        with np.errstate(all="ignore"):
+            try:
+                gamma = np.linalg.solve(gram + ridge * np.eye(n), rhs)
+            except np.linalg.LinAlgError:  # an exactly singular Gram matrix: plain step
+                return image, image
+            step = (gamma.astype(np.float32).swapaxes(-1, -2) @ self.dT[..., :n, :])[..., 0, :]
+            x_new = image - step
+            ok = np.isfinite(x_new.sum(axis=-1))
+        if not ok.all():
+            x_new = np.where(ok[..., None], x_new, image)
         return x_new, image
 
     def take(self, order):
         """Keep the histories of the iterates ``take(x, order)`` keeps."""
-        self.F, self.T, self.FF = take(self.F, order), take(self.T, order), take(self.FF, order)
+        for name in ("dF", "dT", "gram", "f_prev", "t_prev"):
+            setattr(self, name, take(getattr(self, name), order))

@@ -66,57 +66,68 @@ def model_logits(problem, s0, JV, yz, tol=1e-10, max_iter=50):
 
     In logit space this is the convex problem
     ``min_s 1/2 (s - s0)^T JV^{-1} (s - s0) + loss(s; y_c)``, JV = J_c H^{-1} J_c^T, solved by
-    Newton's method with a backtracking (Armijo) line search: undamped steps can cycle for
-    candidates whose probabilities saturate.
+    Newton's method with a backtracking (Armijo) line search (undamped steps can cycle for
+    candidates whose probabilities saturate); a candidate stops when its step is below ``tol``
+    relative to its logits.
     """
+    lead, m = s0.shape[:-1], s0.shape[-1]
+    s0 = s0.reshape(-1, m)
+    JV = JV.reshape(-1, m, m)
+    yz = np.asarray(yz).reshape(-1)
     try:
         JVinv = np.linalg.inv(JV)
     except np.linalg.LinAlgError:
         JVinv = np.linalg.pinv(JV)
-    eye = np.eye(s0.shape[-1])
+    eye = np.eye(m)
 
-    def phi(s):
-        dev = s - s0
-        quad = 0.5 * np.sum(dev * (JVinv @ dev[..., None])[..., 0], axis=-1)
+    def phi(s, i):
+        dev = s - s0[i]
+        quad = 0.5 * np.sum(dev * (JVinv[i] @ dev[..., None])[..., 0], axis=-1)
         if problem.m == 1:
-            return quad + np.logaddexp(0.0, (1.0 - 2.0 * (yz == 1)) * s[..., 0])
+            return quad + np.logaddexp(0.0, (1.0 - 2.0 * (yz[i] == 1)) * s[..., 0])
         top = s.max(axis=-1)
         lse = top + np.log(np.sum(np.exp(s - top[..., None]), axis=-1))
-        return quad + lse - np.take_along_axis(s, yz[..., None], -1)[..., 0]
+        return quad + lse - np.take_along_axis(s, yz[i][..., None], -1)[..., 0]
 
-    s, value = s0.copy(), phi(s0)
+    s = s0.copy()
+    act = np.arange(s.shape[0])
+    value = phi(s, act)
     for _ in range(max_iter):
-        r, S = candidate_residual_and_curvature(problem, s, yz)
-        grad = (JVinv @ (s - s0)[..., None])[..., 0] + r
+        sa, dev = s[act], s[act] - s0[act]
+        r, S = candidate_residual_and_curvature(problem, sa, yz[act])
+        grad = (JVinv[act] @ dev[..., None])[..., 0] + r
         # Newton direction (JV^{-1} + S)^{-1} grad = (I + JV S)^{-1} (s - s0 + JV r)
-        rhs = (s - s0 + (JV @ r[..., None])[..., 0])[..., None]
+        rhs = (dev + (JV[act] @ r[..., None])[..., 0])[..., None]
+        system = eye + JV[act] @ S
         try:
-            step = np.linalg.solve(eye + JV @ S, rhs)[..., 0]
+            step = np.linalg.solve(system, rhs)[..., 0]
         except np.linalg.LinAlgError:
-            step = (np.linalg.pinv(eye + JV @ S) @ rhs)[..., 0]
+            step = (np.linalg.pinv(system) @ rhs)[..., 0]
         slope = -np.sum(grad * step, axis=-1)  # directional derivative along -step (<= 0)
-        t = np.ones_like(value)
-        trial = s - step
-        new = phi(trial)
+        va = value[act]
+        t = np.ones_like(va)
+        trial = sa - step
+        new = phi(trial, act)
         # line search only while the Newton decrement is above rounding level
-        bad = ~(new <= value + 1e-4 * slope) & (-slope > 1e-14 * (1.0 + np.abs(value)))
+        bad = ~(new <= va + 1e-4 * slope) & (-slope > 1e-14 * (1.0 + np.abs(va)))
         for _ in range(40):
             if not bad.any():
                 break
             t = np.where(bad, 0.5 * t, t)
-            trial = s - t[..., None] * step
-            new = phi(trial)
-            bad &= ~(new <= value + 1e-4 * t * slope)
-        moved = np.max(np.abs(t[..., None] * step))
-        s, value = trial, new
-        if not moved > tol * (1.0 + np.max(np.abs(s))):  # (also stops on NaN)
+            trial = sa - t[..., None] * step
+            new = phi(trial, act)
+            bad &= ~(new <= va + 1e-4 * t * slope)
+        s[act], value[act] = trial, new
+        moved = np.max(np.abs(t[..., None] * step), axis=-1)
+        act = act[moved > tol * (1.0 + np.max(np.abs(trial), axis=-1))]  # (NaN stops too)
+        if act.size == 0:
             break
-    return s
+    return s.reshape(lead + (m,))
 
 
 def _chord_steps(G, Sz, Hinv, W, JV, Xz, m, d):
-    """``-(H_D + J^T S J)^{-1} G`` per candidate: H_D^{-1} (in the preconditioner's precision)
-    with the Woodbury correction for the candidate's own curvature. Returns float64."""
+    """``-(H_D + J^T S J)^{-1} G`` per candidate: H_D^{-1} with the Woodbury correction for the
+    candidate's own curvature, in the preconditioner's precision (single for large models)."""
     R_, A = G.shape[:2]
     dtype = Hinv.dtype
     u = G.astype(dtype) @ Hinv
@@ -132,7 +143,8 @@ def _chord_steps(G, Sz, Hinv, W, JV, Xz, m, d):
         except np.linalg.LinAlgError:
             w = (np.linalg.pinv(system) @ rhs)[..., 0]
     u -= (w.astype(dtype)[..., None, :] @ W)[..., 0, :]
-    return -u.astype(float)
+    np.negative(u, out=u)
+    return u
 
 
 def solve_candidates_batch(problem, XaD, yD, theta_D, Hinv, Xz, yz, valid, *, tol=1e-12,
@@ -159,20 +171,24 @@ def solve_candidates_batch(problem, XaD, yD, theta_D, Hinv, Xz, yz, valid, *, to
     # W_c = J_c H^{-1} (m x md), fixed for the round: J_c = I_m (x) x_c^T; stored row-wise
     # (R, M, m, md) so that W_c^T w is a sum of contiguous rows. JV_c = J_c H^{-1} J_c^T.
     Hsw = Hinv.reshape(R_, m, d, md).transpose(0, 2, 1, 3).reshape(R_, d, m * md)
-    W = (Xz.astype(Hinv.dtype) @ Hsw).reshape(R_, M, m, md)
+    Xz_p = Xz.astype(Hinv.dtype)  # in the preconditioner's precision
+    W = (Xz_p @ Hsw).reshape(R_, M, m, md)
     del Hsw
-    JV = np.einsum("RMabd,RMd->RMab", W.reshape(R_, M, m, m, d).astype(float), Xz)
+    JV = (W.reshape(R_, M, m * m, d) @ Xz_p[..., None]).reshape(R_, M, m, m).astype(float)
     # warm start: theta = theta_D - W^T r(s), s the logits of the model problem's minimizer
     s = model_logits(problem, np.einsum("Rmd,RMd->RMm", theta_D, Xz), JV, yz)
     r, _ = candidate_residual_and_curvature(problem, s, yz)
-    x = theta.reshape(R_, M, md) - (r[..., None, :] @ W)[..., 0, :]
+    x = theta.reshape(R_, M, md) - (r.astype(W.dtype)[..., None, :] @ W)[..., 0, :]
     bad = ~np.all(np.isfinite(x), axis=-1)
     x[bad] = theta.reshape(R_, M, md)[bad]
 
     slot = np.broadcast_to(np.arange(M), (R_, M)).copy()  # original index of each column
     live = np.asarray(valid, dtype=bool).copy()
     failed = np.zeros((R_, M), dtype=bool)  # indexed by original slot
-    state = {"W": W, "JV": JV, "Xz": Xz, "yz": yz}
+    # an upper bound of the preconditioner's largest eigenvalue (its trace): the trace of H_D
+    # plus |x_z|^2 for the candidate's own curvature (whose trace is at most 1)
+    trace = _hessian_trace(problem, XaD, theta_D)[:, None] + np.einsum("RMd,RMd->RM", Xz, Xz)
+    state = {"W": W, "JV": JV, "Xz": Xz, "yz": yz, "trace": trace}
     del W
     anderson = Anderson(x.shape, memory)
     rows = label_rows(yD, m) if m > 1 else None
@@ -181,17 +197,23 @@ def solve_candidates_batch(problem, XaD, yD, theta_D, Hinv, Xz, yz, valid, *, to
         G, Sz = candidate_gradients(problem, XaD, yD, x.reshape(R_, -1, m, d), state["Xz"],
                                     state["yz"], rows)
         f = _chord_steps(G, Sz, Hinv, state["W"], state["JV"], state["Xz"], m, d)
-        finite = np.all(np.isfinite(f), axis=-1) & np.all(np.isfinite(x), axis=-1)
-        f[~finite] = 0.0
-        x_new, image = anderson.mix(x, f)
+        size = np.max(np.abs(f), axis=-1).astype(float)
         scale = 1.0 + np.max(np.abs(x), axis=-1)
-        error, stalled, stuck = track.update(np.max(np.abs(f), axis=-1) / scale)
+        finite = np.isfinite(size) & np.isfinite(scale)
+        if not finite.all():
+            f[~finite] = 0.0
+        x_new, image = anderson.mix(x, f)
+        error, stalled, stuck = track.update(size / scale)
         done = live & finite & (error <= tol)
+        broken = np.zeros_like(done)
+        if done.any():  # the step must be consistent with the gradient (a sane preconditioner)
+            broken = done & ~_consistent(G, f, state["trace"], done)
+            done &= ~broken
         stalled &= live & finite & ~done & (it >= 4) & (track.size <= max(tol, ACCEPT_LIMIT))
         if stalled.any():  # is the gradient at the rounding level (ill-conditioned problems)?
             done |= _at_rounding_level(problem, XaD, yD, x, G, state, stalled, track.size,
                                        guard)
-        gone = live & ~done & (~finite | stuck)
+        gone = live & ~done & (~finite | stuck | broken)
         rr, cc = np.nonzero(live)
         n_iter[rr, slot[rr, cc]] = it
         rr, cc = np.nonzero(done)
@@ -218,6 +240,31 @@ def solve_candidates_batch(problem, XaD, yD, theta_D, Hinv, Xz, yz, valid, *, to
                                         max_iter=fallback_max_iter, guard=guard)
     guard.warn()
     return theta, n_iter, int(rr.size)
+
+
+def _hessian_trace(problem, XaD, theta_D):
+    """trace(H_D) per round: sum_i |x_i|^2 sum_a p_ia (1 - p_ia) + the penalty's (+ m for the
+    intercept-sum term of multinomial problems)."""
+    P = problem.proba(XaD, theta_D)
+    curv = np.sum(P * (1.0 - P), axis=-1) / (2.0 if problem.m == 1 else 1.0)
+    trace = np.einsum("Rk,Rkd,Rkd->R", curv, XaD, XaD) + problem.reg.sum()
+    return trace + (problem.m if problem.m > 1 else 0.0)
+
+
+def _consistent(G, f, trace, rows):
+    """For the candidates in ``rows``: is the step f = -P^{-1} G consistent with an SPD P whose
+    largest eigenvalue is at most ``trace``, i.e. ``-G.f >= |G|^2 / trace`` (with slack 2)?
+
+    This holds for every sane preconditioner, whatever its accuracy; it fails when the step is
+    far too small for the gradient (a broken factorization, a lost scale), the one way a wrong
+    step could pass the error estimate.
+    """
+    rr, cc = np.nonzero(rows)
+    g, step = G[rr, cc], f[rr, cc].astype(float)
+    ok = -2.0 * np.einsum("ij,ij->i", g, step) * trace[rr, cc] >= np.einsum("ij,ij->i", g, g)
+    out = np.ones(rows.shape, dtype=bool)
+    out[rr, cc] = ok
+    return out
 
 
 class _Progress:

@@ -140,7 +140,7 @@ def _chord_finish(problem, Xa, y, theta, tol, max_iter, guard, r, max_chord=50):
         size = float(np.max(np.abs(step)))
         rel = size / (1.0 + float(np.max(np.abs(theta))))
         ratio, last = size / last, size
-        if rel <= tol and ratio < 0.5:
+        if rel <= tol and ratio < 0.5 and _consistent(grad, step, problem, Xa, theta):
             return theta - step.reshape(theta.shape), factor
         if ratio >= 0.5 and np.all(np.abs(grad) <= problem.rounding_level(Xa, R, theta)):
             if guard.accept(rel, "dataset")[0]:  # at the rounding level: as good as it gets
@@ -153,6 +153,16 @@ def _chord_finish(problem, Xa, y, theta, tol, max_iter, guard, r, max_chord=50):
                    f"its attained accuracy {res.accuracy[0]:.1e} is above the limit", max_iter)
     theta = res.theta[0]
     return theta, _single_precision_factor(problem, Xa, theta)
+
+
+def _consistent(grad, step, problem, Xa, theta):
+    """Is the step H0^{-1} grad consistent with an SPD H0 whose largest eigenvalue is at most
+    the Hessian's trace (``grad.step >= |grad|^2 / trace``, slack 2)? It fails for a broken
+    factorization that makes steps far too small, the one way a wrong answer could pass."""
+    P = problem.proba(Xa, theta)
+    curv = np.sum(P * (1.0 - P), axis=-1) / (2.0 if problem.m == 1 else 1.0)
+    trace = curv @ np.einsum("kd,kd->k", Xa, Xa) + problem.reg.sum() + problem.m
+    return 2.0 * float(grad @ step) * trace >= float(grad @ grad)
 
 
 def _lbfgs(problem, Xa, y, theta0):
