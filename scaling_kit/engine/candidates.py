@@ -292,7 +292,8 @@ class _Progress:
                            np.where(np.isfinite(self.prev), self.size / self.prev, np.inf))
         q = np.where(np.isnan(q), np.inf, q)
         self.prev, self.size = self.size, size
-        error = np.where(q < 0.5, ERROR_SAFETY * size * q / (1.0 - np.minimum(q, 0.5)), size)
+        with np.errstate(invalid="ignore"):
+            error = np.where(q < 0.5, ERROR_SAFETY * size * q / (1.0 - np.minimum(q, 0.5)), size)
         error = np.minimum(error, size)
         improved = size < 0.5 * self.best
         self.best = np.where(improved, size, self.best)

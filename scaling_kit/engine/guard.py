@@ -2,18 +2,22 @@
 
 Every solve of the engine ends in one of three ways (docs/engine.md, "The guard"):
 
-1. **verified**: a double-precision gradient at the last iterate, preconditioned by a verified
-   approximation of the Hessian, bounds the distance to the exact minimizer by ``tol``
-   (relative to the parameters);
+1. **verified**: the step computed from a double-precision gradient at the last iterate bounds
+   the distance of the returned parameters to the exact minimizer by ``tol`` (relative to the
+   parameters), and the step is consistent with the gradient (``-g.f >= |g|^2 / trace``, which
+   every sane preconditioner satisfies: a broken one cannot pass);
 2. **at the rounding level**: the gradient is zero to double precision in every coordinate
-   (:meth:`scaling_kit.logistic.LogisticProblem.rounding_level`) but the step bound is still
-   above ``tol`` (an ill-conditioned problem): the answer is returned when its attained
-   accuracy is at most :data:`ACCEPT_LIMIT`, with one
-   :class:`~scaling_kit.exceptions.IllConditionedWarning` per call stating the worst one;
-3. **failed**: anything else (no convergence within the iteration budget, non-finite values,
-   an attained accuracy above :data:`ACCEPT_LIMIT`) hands the dataset to an independent
-   damped Newton solve from scratch in standardized coordinates; if even that cannot verify
-   its answer, :class:`~scaling_kit.exceptions.ConvergenceError` names the dataset.
+   (:meth:`scaling_kit.logistic.LogisticProblem.rounding_level`) but the step is still above
+   ``tol`` (an ill-conditioned problem): the answer is returned when its attained accuracy is
+   at most ``max(tol, ACCEPT_LIMIT)``, with one
+   :class:`~scaling_kit.exceptions.IllConditionedWarning` per call stating the worst one
+   (when it is above :data:`WARN_FLOOR`);
+3. **failed**: anything else (no verified stop within the iteration budget, no progress,
+   non-finite values, an inconsistent step, an attained accuracy above the limit) hands the
+   dataset to an independent damped Newton solve in standardized coordinates (its own
+   Hessian, double precision, verified the same way); if even that cannot verify its answer
+   within ``max_iter`` iterations, :class:`~scaling_kit.exceptions.ConvergenceError` names the
+   dataset (point, k and sample, or the round's D) and the remedy.
 
 The engine never returns a number that did not pass 1 or 2.
 """
@@ -31,9 +35,12 @@ __all__ = ["ACCEPT_LIMIT", "Guard"]
 #: Largest attained relative accuracy of the parameters accepted (with a warning) when the
 #: requested ``tol`` is below what double precision allows for the problem.
 ACCEPT_LIMIT = 1e-8
+#: Attained accuracies at or below this are not worth a warning (contributions then carry
+#: errors of at most ~1e-10 times the parameters' size).
+WARN_FLOOR = 1e-10
 
-REMEDY = ("Standardize the features (zero mean, unit variance) or use a smaller C (stronger "
-          "regularization).")
+REMEDY = ("Use a smaller C (stronger regularization), or standardize the features and drop "
+          "near-duplicate ones.")
 
 
 def _default_describe(r, c=None):
@@ -58,7 +65,7 @@ class Guard:
         """Record attained accuracies (relative); True where acceptable."""
         accuracy = np.atleast_1d(np.asarray(accuracy, dtype=float))
         ok = np.isfinite(accuracy) & (accuracy <= max(self.tol, ACCEPT_LIMIT))
-        above = ok & (accuracy > max(self.tol, 100.0 * np.finfo(float).eps))
+        above = ok & (accuracy > max(self.tol, WARN_FLOOR))
         if above.any():
             self.count += int(above.sum())
             self.worst = max(self.worst, float(accuracy[above].max()))
