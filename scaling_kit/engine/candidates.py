@@ -11,12 +11,12 @@ the minimizer of ``J_{D+z}(theta) = J_D(theta) + loss(z; theta)``.
   multinomial) is refreshed each step and folded in exactly by the Woodbury identity
   ``(H + U S U^T)^{-1} = H^{-1} - H^{-1} U (I + S U^T H^{-1} U)^{-1} S U^T H^{-1}``; all
   candidates of a batch of rounds move together, so the passes over D are large matrix
-  products; Anderson acceleration (memory 3) keeps high-leverage outliers converging where
+  products; Anderson acceleration (memory 5) keeps high-leverage outliers converging where
   plain chord steps stall.
 * Stop (verified, :mod:`scaling_kit.engine.guard`): the step computed from the double-precision
   gradient at the iterate bounds the error of the returned point ``T(x) = x + f``:
-  ``|T(x) - x*| <= q / (1 - q) |f|`` with ``q`` the contraction observed over the last two
-  steps, taken with a safety factor of 10 (or ``|f|`` itself when it is below ``tol``)
+  ``|T(x) - x*| <= q / (1 - q) |f|`` with ``q`` the contraction observed in the last step (of a
+  contracting iteration), taken with a safety factor of 10 (or ``|f|`` itself when it is below ``tol``)
   (:class:`_Progress`); a candidate whose gradient reaches the rounding level first is
   accepted with its attained accuracy (warning); the rest (no verified stop within the step
   budget, no progress for 8 steps, non-finite values) goes to an independent Newton solve.
@@ -45,7 +45,7 @@ MAX_STEPS = 60
 
 
 def solve_candidates(problem, XaD, yD, theta_D, Hinv, Xz, yz, *, tol=1e-12, max_iter=MAX_STEPS,
-                     memory=3, fallback_max_iter=100):
+                     memory=5, fallback_max_iter=100):
     """Exact minimizers of J_{D+z} for M candidates of one D (rows of augmented ``Xz``).
 
     Returns ``(theta (M, m, d), n_iter (M,), n_fallback)``; see :func:`solve_candidates_batch`.
@@ -148,7 +148,7 @@ def _chord_steps(G, Sz, Hinv, W, JV, Xz, m, d):
 
 
 def solve_candidates_batch(problem, XaD, yD, theta_D, Hinv, Xz, yz, valid, *, tol=1e-12,
-                           max_iter=MAX_STEPS, memory=3, fallback_max_iter=100, describe=None):
+                           max_iter=MAX_STEPS, memory=5, fallback_max_iter=100, describe=None):
     """Candidates of R rounds at once: XaD (R, k, d), Xz (R, M, d), ``valid`` (R, M) marks
     real candidates (the rest is padding). Returns ``(theta (R, M, m, d), n_iter, n_fallback)``.
 
@@ -271,9 +271,9 @@ class _Progress:
     """Step sizes of the candidates' iteration (relative to the parameters) and the error
     bound they imply for the returned point T(x) = x + f.
 
-    With the last three step sizes ``f_n, f_{n-1}, f_{n-2}`` and the contraction
-    ``q = max(f_n / f_{n-1}, f_{n-1} / f_{n-2})`` (both ratios, so one lucky step after a bad
-    one proves nothing), ``|T(x) - x*| <= q / (1 - q) |f_n|`` for a contracting iteration;
+    With the contraction ``q = f_n / f_{n-1}`` of the last two step sizes, taken only when the
+    step before shrank too (``f_{n-1} < f_{n-2}``; after a spike, one small step proves
+    nothing), ``|T(x) - x*| <= q / (1 - q) |f_n|`` for a contracting iteration;
     ``error`` is that bound times :data:`ERROR_SAFETY` when ``q < 1/2``, else ``|f_n|``
     itself (for which ``|x - x*| ~ |f_n|`` at convergence). ``stalled``: no contraction (the
     rounding level may have been reached); ``stuck``: no halving of the best step in the last
@@ -288,8 +288,10 @@ class _Progress:
 
     def update(self, size):
         with np.errstate(invalid="ignore", divide="ignore"):  # a ratio to an unknown step is inf
-            q = np.maximum(np.where(np.isfinite(self.size), size / self.size, np.inf),
-                           np.where(np.isfinite(self.prev), self.size / self.prev, np.inf))
+            q = np.where(np.isfinite(self.size), size / self.size, np.inf)
+            # the step before must have shrunk too (the iteration is contracting, not bouncing)
+            q = np.where(self.size < np.where(np.isfinite(self.prev), self.prev, np.inf), q,
+                         np.inf)
         q = np.where(np.isnan(q), np.inf, q)
         self.prev, self.size = self.size, size
         with np.errstate(invalid="ignore"):
