@@ -208,11 +208,11 @@ def _near_collinear(eps, seed=1):
 
 def test_ill_conditioning_warns_or_raises():
     """Near-duplicate features with weak regularization: no solver reaches tol in double
-    precision. Mildly (cond ~1e10): the answers are returned with one IllConditionedWarning that
+    precision. Mildly (features 1e-7 apart, C = 1e8): the answers are returned with one IllConditionedWarning that
     states their accuracy and the remedy; beyond the accuracy limit: ConvergenceError."""
-    X_pool, y_pool, X_test, y_test = _near_collinear(1e-6)
+    X_pool, y_pool, X_test, y_test = _near_collinear(1e-7)
     with pytest.warns(IllConditionedWarning, match="accurate to about .* smaller C"):
-        sample_contributions(ExactLogisticRegression(C=1e6), X_pool, y_pool, X_test, y_test,
+        sample_contributions(ExactLogisticRegression(C=1e8), X_pool, y_pool, X_test, y_test,
                              np.arange(6), k=30, n_samples=2, random_state=0, progress=False)
     X_pool, y_pool, X_test, y_test = _near_collinear(1e-9)
     with pytest.raises(ConvergenceError, match="accuracy .* above the limit"):
