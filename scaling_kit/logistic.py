@@ -104,8 +104,9 @@ class LogisticProblem:
     def loss_sum(self, Xa, y, theta):
         z = self.logits(Xa, theta)
         y = np.asarray(y)
-        if self.m == 1:  # softplus((1 - 2y) z), accurate for saturated points too
-            return np.sum(np.logaddexp(0.0, (1.0 - 2.0 * (y == 1)) * z[..., 0]), axis=-1)
+        if self.m == 1:  # softplus(u), u = (1 - 2y) z: log1p(exp(-|u|)) + max(u, 0), accurate
+            u = (1.0 - 2.0 * (y == 1)) * z[..., 0]
+            return np.sum(np.log1p(np.exp(-np.abs(u))) + np.maximum(u, 0.0), axis=-1)
         lp = log_softmax(z, axis=-1)
         return -np.sum(np.take_along_axis(lp, y[..., None], axis=-1)[..., 0], axis=-1)
 
@@ -286,10 +287,12 @@ class LogisticProblem:
         converged = np.zeros(R, dtype=bool)
         accuracy = np.full(R, np.inf)
         active = np.arange(R)
-        f = self.objective(Xa, y, theta)
+        f = np.full(R, np.nan)  # objective at theta, evaluated when a line search needs it
         factor, last_decrement, last_size, last_ratio = None, np.inf, np.inf, np.inf
+        last_rel = np.full(R, np.inf)
+        Xa_a, y_a = Xa, y
         for it in range(1, max_iter + 1):
-            Xa_a, y_a, th = Xa[active], y[active], theta[active]
+            th = theta[active]
             Rz = self.residual(Xa_a, y_a, th)
             g = self._gradient_from_residual(Rz, Xa_a, th)
             if factor is None or last_decrement > 1e-3 or last_ratio > 0.1:
@@ -306,8 +309,12 @@ class LogisticProblem:
             last_ratio, last_size = size / last_size if last_size > 0 else 0.0, size
             step = step.reshape(th.shape)
             t = np.ones(active.size)
-            search = decrement > 1e-8
+            search = decrement > 1e-8  # backtracking (Armijo) while far from the optimum
             f_a = f[active]
+            stale = search & np.isnan(f_a)
+            if stale.any():
+                f_a[stale] = self.objective(Xa_a[stale], y_a[stale], th[stale])
+            f_a[~search] = np.nan  # full steps without evaluation: unknown until needed
             while search.any():
                 f_new = self.objective(Xa_a[search], y_a[search],
                                        th[search] - t[search, None, None] * step[search])
@@ -315,21 +322,26 @@ class LogisticProblem:
                     (t[search] < 1e-10)
                 idx = np.flatnonzero(search)
                 t[idx[~ok]] *= 0.5
+                f_a[idx[ok]] = f_new[ok]  # the objective at the accepted point
                 search[idx[ok]] = False
+            f[active] = f_a
             th = th - t[:, None, None] * step
             theta[active] = th
-            f[active] = self.objective(Xa_a, y_a, th)
             n_iter[active] = it
             rel = np.max(np.abs(step), axis=(1, 2)) / (1.0 + np.max(np.abs(th), axis=(1, 2)))
             done = (t == 1.0) & (rel <= tol)
-            near = ~done & (decrement <= 1e-8)  # near the optimum: is the gradient at rounding level?
+            # near the optimum and the steps no longer shrink fast: at the rounding level?
+            near = ~done & (decrement <= 1e-8) & (rel > 0.1 * last_rel[active])
+            last_rel[active] = rel
             if near.any():
-                level = self.rounding_level(Xa_a[near], Rz[near], theta[active[near]] + step[near])
+                level = self.rounding_level(Xa_a[near], Rz[near], th[near] + step[near])
                 done[near] = np.all(np.abs(g[near]) <= level, axis=-1)
             accuracy[active[done]] = rel[done]
             converged[active[done]] = True
-            active = active[~done]
-            factor = _subset(factor, ~done)
+            if done.any():
+                keep = ~done
+                active, Xa_a, y_a = active[keep], Xa_a[keep], y_a[keep]
+                factor = _subset(factor, keep)
             if active.size == 0:
                 break
         return NewtonResult(theta, n_iter, converged, accuracy)

@@ -53,8 +53,18 @@ def fit_datasets(problem, XaD, yD, theta0=None, tol=1e-13, *, max_iter=100, desc
                 for r in range(R)]
         guard.warn()
         return np.stack([f[0] for f in fits]), np.stack([f[1] for f in fits])
-    res = problem.solve_batch(XaD, yD, theta0, tol=tol, max_iter=max_iter)
-    ok = res.converged & guard.accept(res.accuracy, "dataset")
+    # in the caller's coordinates (standardized by the sampler); the datasets that this cannot
+    # verify are solved again in standardized coordinates (exact, more robust)
+    res = problem.solve_batch(XaD, yD, theta0, tol=tol, max_iter=max_iter, standardize=False)
+    ok = res.converged & guard.acceptable(res.accuracy)
+    if not ok.all():
+        bad = np.flatnonzero(~ok)
+        again = problem.solve_batch(XaD[bad], yD[bad], None if theta0 is None else
+                                    np.broadcast_to(theta0, res.theta.shape)[bad],
+                                    tol=tol, max_iter=max_iter)
+        res.theta[bad], res.converged[bad], res.accuracy[bad] = \
+            again.theta, again.converged, again.accuracy
+        ok = res.converged & guard.accept(res.accuracy, "dataset")
     if not ok.all():
         r = int(np.flatnonzero(~ok)[0])
         guard.fail(r, None, "Newton did not converge" if not res.converged[r] else
@@ -165,11 +175,43 @@ def _consistent(grad, step, problem, Xa, theta):
     return 2.0 * float(grad @ step) * trace >= float(grad @ grad)
 
 
-def _lbfgs(problem, Xa, y, theta0):
-    shape = (problem.m, problem.d)
+def _objective_and_gradient(problem, Xa, y):
+    """The objective and flat gradient of one dataset as a function of flat parameters, for
+    L-BFGS: :meth:`LogisticProblem.objective_and_gradient`; for multinomial problems a leaner
+    copy with the true classes' positions computed once (same formulas, no cancellation)."""
+    m, d, k = problem.m, problem.d, Xa.shape[0]
+    if m == 1:
+        return lambda v: problem.objective_and_gradient(Xa, y, v.reshape(1, d))
+    XaT = np.ascontiguousarray(Xa.T)
+    rows = np.arange(k) + y * k  # true class of each point in class-major logits (m, k)
+    reg = problem.reg
 
     def fun(v):
-        return problem.objective_and_gradient(Xa, y, v.reshape(shape))
+        theta = v.reshape(m, d)
+        Z = theta @ XaT
+        flat = Z.reshape(-1)
+        picked = flat[rows].sum()
+        top = Z.max(axis=0)
+        Z -= top
+        np.exp(Z, out=Z)
+        true = flat[rows]
+        flat[rows] = 0.0
+        others = Z.sum(axis=0)  # positive terms only
+        total = others + true
+        value = np.log(total).sum() + top.sum() - picked
+        Z /= total
+        flat[rows] = -others / total
+        grad = (Z @ Xa).reshape(-1) + reg * v
+        b_sum = theta[:, -1].sum()
+        grad[d - 1::d] += b_sum
+        return value + 0.5 * np.dot(reg * v, v) + 0.5 * b_sum**2, grad
+
+    return fun
+
+
+def _lbfgs(problem, Xa, y, theta0):
+    shape = (problem.m, problem.d)
+    fun = _objective_and_gradient(problem, Xa, y)
 
     res = minimize(fun, np.ravel(theta0), jac=True, method="L-BFGS-B",
                    options={"maxiter": LBFGS_ITER, "gtol": 3e-3, "ftol": 0.0, "maxcor": 20})

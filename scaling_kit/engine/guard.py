@@ -61,10 +61,15 @@ class Guard:
         self.worst = 0.0
         self.count = 0
 
-    def accept(self, accuracy, where="candidate"):
-        """Record attained accuracies (relative); True where acceptable."""
+    def acceptable(self, accuracy):
+        """True where an attained relative accuracy is acceptable (nothing recorded)."""
         accuracy = np.atleast_1d(np.asarray(accuracy, dtype=float))
-        ok = np.isfinite(accuracy) & (accuracy <= max(self.tol, ACCEPT_LIMIT))
+        return np.isfinite(accuracy) & (accuracy <= max(self.tol, ACCEPT_LIMIT))
+
+    def accept(self, accuracy, where="candidate"):
+        """Record attained accuracies (relative) of returned answers; True where acceptable."""
+        accuracy = np.atleast_1d(np.asarray(accuracy, dtype=float))
+        ok = self.acceptable(accuracy)
         above = ok & (accuracy > max(self.tol, WARN_FLOOR))
         if above.any():
             self.count += int(above.sum())
