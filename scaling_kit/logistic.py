@@ -271,12 +271,14 @@ class LogisticProblem:
         if theta0 is not None:
             theta0 = np.broadcast_to(np.asarray(theta0, dtype=float), (R, self.m, self.d))
         if not standardize:
-            return self._damped_newton(Xa, y, theta0, tol, max_iter)
+            with np.errstate(over="ignore", invalid="ignore"):  # overshooting trial steps
+                return self._damped_newton(Xa, y, theta0, tol, max_iter)
         shift, scale = standardization(Xa.reshape(-1, self.d))
         problem = self.rescaled(scale)
         Xs = to_standard_features(Xa, shift, scale)
         start = None if theta0 is None else to_standard_params(theta0, shift, scale)
-        res = problem._damped_newton(Xs, y, start, tol, max_iter)
+        with np.errstate(over="ignore", invalid="ignore"):  # overshooting trial steps
+            res = problem._damped_newton(Xs, y, start, tol, max_iter)
         res.theta = from_standard_params(res.theta, shift, scale)
         return res
 

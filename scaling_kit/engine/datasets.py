@@ -47,21 +47,24 @@ def fit_datasets(problem, XaD, yD, theta0=None, tol=1e-13, *, max_iter=100, desc
     guard = Guard(tol, describe)
     R = XaD.shape[0]
     if problem.size > LARGE:
-        start = np.zeros((R, problem.m, problem.d)) if theta0 is None else \
-            np.broadcast_to(theta0, (R, problem.m, problem.d))
-        fits = [_fit_large(problem, XaD[r], yD[r], start[r], tol, max_iter, guard, r)
-                for r in range(R)]
+        start = np.zeros((problem.m, problem.d)) if theta0 is None else theta0
+        fits = []
+        for r in range(R):  # each fit starts from the previous one
+            fits.append(_fit_large(problem, XaD[r], yD[r],
+                                   start if r == 0 else fits[-1][0], tol, max_iter, guard, r))
         guard.warn()
         return np.stack([f[0] for f in fits]), np.stack([f[1] for f in fits])
+    if theta0 is None and R > 2:  # a cold start: the first dataset's fit starts the others
+        first = problem.solve_batch(XaD[:1], yD[:1], None, tol=tol, max_iter=max_iter,
+                                    standardize=False)
+        theta0 = first.theta[0] if first.converged[0] else None
     # in the caller's coordinates (standardized by the sampler); the datasets that this cannot
-    # verify are solved again in standardized coordinates (exact, more robust)
+    # verify are solved again from scratch in standardized coordinates (exact, more robust)
     res = problem.solve_batch(XaD, yD, theta0, tol=tol, max_iter=max_iter, standardize=False)
     ok = res.converged & guard.acceptable(res.accuracy)
     if not ok.all():
         bad = np.flatnonzero(~ok)
-        again = problem.solve_batch(XaD[bad], yD[bad], None if theta0 is None else
-                                    np.broadcast_to(theta0, res.theta.shape)[bad],
-                                    tol=tol, max_iter=max_iter)
+        again = problem.solve_batch(XaD[bad], yD[bad], None, tol=tol, max_iter=max_iter)
         res.theta[bad], res.converged[bad], res.accuracy[bad] = \
             again.theta, again.converged, again.accuracy
         ok = res.converged & guard.accept(res.accuracy, "dataset")

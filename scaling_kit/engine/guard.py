@@ -15,8 +15,8 @@ Every solve of the engine ends in one of three ways (docs/engine.md, "The guard"
 3. **failed**: anything else (no verified stop within the iteration budget, no progress,
    non-finite values, an inconsistent step, an attained accuracy above the limit) hands the
    dataset to an independent damped Newton solve in standardized coordinates (its own
-   Hessian, double precision, verified the same way); if even that cannot verify its answer
-   within ``max_iter`` iterations, :class:`~scaling_kit.exceptions.ConvergenceError` names the
+   Hessian, double precision, verified the same way; from theta_D, then from scratch); if
+   even that cannot verify its answer within ``max_iter`` iterations, :class:`~scaling_kit.exceptions.ConvergenceError` names the
    dataset (point, k and sample, or the round's D) and the remedy.
 
 The engine never returns a number that did not pass 1 or 2.
@@ -79,7 +79,7 @@ class Guard:
     def fail(self, r, c, why, max_iter):
         raise ConvergenceError(
             f"The exact engine could not verify the fit of {self.describe(r, c)}: {why} "
-            f"(damped Newton from scratch, at most {max_iter} iterations, accuracy limit "
+            f"(damped Newton, at most {max_iter} iterations, accuracy limit "
             f"{ACCEPT_LIMIT:g}). {REMEDY} A larger max_iter helps only if the fit was still "
             "improving."
         )
@@ -99,12 +99,18 @@ class Guard:
 
 def newton_fallback(problem, XaD, yD, theta_D, Xz, yz, pairs, *, tol, max_iter, guard):
     """Independent exact solves of D + {z} for the (round, candidate) ``pairs``: damped Newton
-    from theta_D in standardized coordinates (:meth:`LogisticProblem.solve_batch`). Returns
-    theta (n, m, d); raises :class:`ConvergenceError` for a solve it cannot verify."""
+    in standardized coordinates (:meth:`LogisticProblem.solve_batch`) from theta_D, and from
+    scratch for those it cannot verify. Returns theta (n, m, d); raises
+    :class:`ConvergenceError` for a solve it cannot verify either way."""
     rr, cc = pairs
     XaDz = np.concatenate([XaD[rr], Xz[rr, cc][:, None, :]], axis=1)
     yDz = np.concatenate([yD[rr], yz[rr, cc][:, None]], axis=1)
     res = problem.solve_batch(XaDz, yDz, theta_D[rr], tol=tol, max_iter=max_iter)
+    retry = np.flatnonzero(~(res.converged & guard.acceptable(res.accuracy)))
+    if retry.size:  # from scratch
+        again = problem.solve_batch(XaDz[retry], yDz[retry], None, tol=tol, max_iter=max_iter)
+        res.theta[retry], res.converged[retry], res.accuracy[retry] = \
+            again.theta, again.converged, again.accuracy
     ok = res.converged & guard.accept(res.accuracy)
     if not ok.all():
         i = int(np.flatnonzero(~ok)[0])
