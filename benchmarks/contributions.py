@@ -23,18 +23,18 @@ Usage::
     python benchmarks/contributions.py --quick         # smaller run (smoke test)
     python benchmarks/contributions.py --datasets digits --repeats 5
 
-Measured (AMD EPYC, 2 cores shared with other jobs; the docstring of docs/engine.md has the
-figures and how they were taken): see ``docs/engine.md``, section "Measured speed".
+Measured figures, the machine and how they were taken: ``docs/engine.md``, section 4.
 
-Where the time goes (CPU seconds of our path on the full configurations, ``process_time``;
-digits: 30,000 contributions, breast_cancer: 120,000):
+Where the time goes (CPU time of our path on the full configurations, one BLAS thread):
 
-* digits: candidates' iteration ~75% (passes over D: two double-precision matrix products and
-  the softmax ~40%, the single-precision preconditioner product and Woodbury correction ~25%,
-  Anderson and bookkeeping ~10%), fitting the drawn D's ~20% (L-BFGS ~half of it, the
-  single-precision Hessian and its factorization and inverse the rest), test losses ~4%;
-* breast_cancer: candidates ~45%, fitting the D's ~35% (batched Newton), test losses ~2%,
-  drawing and planning the datasets (``contributions``) ~15%.
+* digits (30,000 contributions, ~20-24 s): solving the candidates ~75% (of which the passes
+  over D, two double-precision matrix products and the softmax, ~half; the single-precision
+  preconditioner product and the Woodbury correction ~30%; Anderson ~13%; the warm start and
+  per-candidate setup ~7%), fitting the drawn D's ~20% (L-BFGS ~60% of it, the
+  single-precision Hessian, its factorization and inverse the rest), test losses ~4%;
+* breast_cancer (120,000 contributions, ~4-5 s): candidates ~60%, fitting the D's ~27%
+  (batched Newton), drawing and planning the datasets (``scaling_kit.contributions``) ~11%,
+  test losses ~2%.
 """
 
 from __future__ import annotations

@@ -17,9 +17,10 @@ Usage::
     python benchmarks/paper_profile.py --samples 50     # a shorter run
     python benchmarks/paper_profile.py --samples 50 --n-jobs 1   # CPU time per contribution
 
-Where the time goes (CPU, n_jobs=1, 200,000 contributions): solving the candidates ~60%,
-test losses (1,000 test points per fit) ~20%, drawing and planning the datasets ~10%, fitting
-the D's ~10%.
+Where the time goes (CPU, n_jobs=1): solving the candidates ~60%, test losses (1,000 test
+points per fit) ~20%, fitting the D's ~12%, drawing and planning the datasets ~8%; about
+47,000 contributions per CPU second, so the full protocol takes ~215 CPU seconds (measured
+figures: ``docs/engine.md``, section 4).
 """
 
 from __future__ import annotations
