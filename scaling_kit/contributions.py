@@ -63,7 +63,7 @@ __all__ = [
     "planned_datasets",
 ]
 
-_ENGINE_VERSION = "1"
+_ENGINE_VERSION = "2"  # 2: the verified engine (scaling_kit.engine)
 BATCH_ELEMENTS = 3e5
 
 
