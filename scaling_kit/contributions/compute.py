@@ -28,8 +28,6 @@ from threadpoolctl import threadpool_limits
 
 from .. import exact_engine
 from ..backends import get_backend
-from ..logistic import augment
-from ..metrics import losses_from_logp
 from ..sampling import StratifiedSampler
 from .plan import draw_dataset, learner_seed
 
@@ -85,8 +83,9 @@ def _generic_round(rnd, backend, problem, sampler, metrics, seq):
 
 
 def _exact_rounds(chunk, offsets, backend, problem, sampler, metrics, seq, out):
-    model = backend.problem(problem.X_pool.shape[1], problem.n_classes)
-    Xa_pool, Xa_test = augment(problem.X_pool), augment(problem.X_test)
+    # standardized coordinates: the same minimizers and test losses (docs/engine.md)
+    model, Xa_pool, Xa_test = exact_engine.standardized_problem(
+        problem.X_pool, problem.X_test, problem.n_classes, backend.C)
     y_pool, y_test = problem.y_pool, problem.y_test
     by_k = {}
     for i, rnd in enumerate(chunk):
@@ -101,19 +100,27 @@ def _exact_rounds(chunk, offsets, backend, problem, sampler, metrics, seq, out):
             rounds = [chunk[i] for i in ids]
             Ds = np.stack([draw_dataset(sampler, seq, rnd) for rnd in rounds])
             XaD, yD = Xa_pool[Ds], y_pool[Ds]
+
+            def describe(r, c=None, rounds=rounds):  # names a dataset in error messages
+                rnd = rounds[r]
+                return (f"D (k={rnd.k}) of the round for points {rnd.points[:5].tolist()}"
+                        if c is None else
+                        f"D + {{z}} for point {rnd.points[c]}, k={rnd.k}, sample "
+                        f"{rnd.sample_ids[c]}")
+
             theta_D, Hinv = exact_engine.fit_datasets(model, XaD, yD, theta_prev,
-                                                      tol=backend.tol / 10)
+                                                      tol=backend.tol / 10,
+                                                      max_iter=backend.max_iter,
+                                                      describe=describe)
             theta_prev = theta_D[-1]  # warm start for the next batch of this k
             M = max(rnd.points.size for rnd in rounds)
             cand = np.stack([np.resize(rnd.points, M) for rnd in rounds])  # pad by repeating
             valid = np.arange(M)[None, :] < np.array([rnd.points.size for rnd in rounds])[:, None]
             theta_z, _, _ = exact_engine.solve_candidates_batch(
                 model, XaD, yD, theta_D, Hinv, Xa_pool[cand], y_pool[cand], valid,
-                tol=backend.tol)
-            before = losses_from_logp(exact_engine.test_log_proba(model, Xa_test, theta_D),
-                                      y_test, metrics)
-            after = losses_from_logp(exact_engine.test_log_proba(model, Xa_test, theta_z),
-                                     y_test, metrics)
+                tol=backend.tol, fallback_max_iter=backend.max_iter, describe=describe)
+            before = exact_engine.test_losses(model, Xa_test, y_test, theta_D, metrics)
+            after = exact_engine.test_losses(model, Xa_test, y_test, theta_z, metrics)
             for j, i in enumerate(ids):
                 n_i = chunk[i].points.size
                 for name in metrics:
