@@ -326,6 +326,44 @@ def test_covariance_in_internal_parameters_equals_the_public_delta_method():
         np.testing.assert_allclose(t, t[0], rtol=1e-4)
 
 
+
+def test_difference_se_is_the_delta_method_and_matches_the_scatter_of_refits():
+    """``difference_se`` = sqrt(g^T Cov(theta) g) with g = d(eps(k) - eps(k+1))/d theta taken
+    in the public parameters (central differences, relative step 1e-6: rtol 1e-4), and, for
+    the pure power law (OLS on logs, linear in its internal parameters), it matches the
+    standard deviation of the difference over refits on fresh noise once the residual scale
+    of the reference fit is replaced by the true noise: 400 refits estimate a standard
+    deviation to about 3.5% (1/sqrt(2 * 400)); rtol 0.15 is 4 of those."""
+    x = X_SIZES
+    k = np.array([100.0, 1000.0, 3e4])
+    truth = dict(eps_inf=0.2, a=3.0, b=-0.4)
+    f = OffsetPowerLaw().fit(x, noisy(OffsetPowerLaw.from_params(**truth).predict(x), 0.01, 1))
+    theta = f.params_.to_numpy()
+    G = np.empty((len(k), len(theta)))
+    for j in range(len(theta)):
+        h = 1e-6 * abs(theta[j])
+        tp, tm = theta.copy(), theta.copy()
+        tp[j] += h
+        tm[j] -= h
+        diff = [np.exp(f._log_f(t, k)) - np.exp(f._log_f(t, k + 1)) for t in (tp, tm)]
+        G[:, j] = (diff[0] - diff[1]) / (2 * h)
+    direct = np.sqrt(np.einsum("ij,jk,ik->i", G, f.cov_, G))
+    np.testing.assert_allclose(f.difference_se(k), direct, rtol=1e-4)
+
+    clean = PowerLaw.from_params(a=2.0, b=-0.3).predict(x)
+    ref = PowerLaw().fit(x, noisy(clean, 0.02, seed=0))
+    refits = np.array([PowerLaw().fit(x, noisy(clean, 0.02, seed=s)).difference(k)
+                       for s in range(1, 401)])
+    # the reference fit estimates the noise by its residual scale s; rescale to the true 0.02
+    s = math.sqrt(float(ref.resid_ @ ref.resid_) / ref.df_resid_)
+    np.testing.assert_allclose(refits.std(axis=0, ddof=1), ref.difference_se(k) * 0.02 / s,
+                               rtol=0.15)
+    with pytest.raises(ValueError, match="step"):
+        f.difference_se(k, step=0.0)
+    with pytest.raises(ValueError, match="from_params"):
+        PowerLaw.from_params(a=2.0, b=-0.3).difference_se(k)
+
+
 # Clean curves of the family y = a x^b + offset at x = 100, 200, ..., 6400: M4 used to fail
 # with "SVD did not converge" (the public-parameter finite-difference step for beta ~ 1e-11
 # left the domain) and the broken power law on a constant curve (its amplitude b ~ 1e-11).
