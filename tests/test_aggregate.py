@@ -496,6 +496,31 @@ def test_coin_model_slopes_and_closed_forms():
     )
     assert res.params["squared_error"] == res.slopes["squared_error"]
     assert isinstance(res.summary(), Summary)
+    # predicting the next flip: exactly p(1-p) + (p_hat - p)^2, floor p(1-p)
+    assert res.bayes_error == pytest.approx(0.21)
+    np.testing.assert_allclose(t["prediction_error"] - t["squared_error"], 0.21, rtol=1e-12)
+    np.testing.assert_allclose(t["prediction_error_exact"], 0.21 * (1 + 1 / t["size"]))
+
+
+def test_coin_model_monte_carlo_errors_are_calibrated():
+    """The standard errors of the table and of slope_table are the Monte Carlo error: over 40
+    independent runs the z-scores of the means against their closed forms, and of the
+    slopes against the slopes of the exact expectations, have a standard deviation of 1
+    (a sample of 40 standard normals has one within 1 +- 0.35 with probability > 0.999)."""
+    z_means, z_slopes = [], []
+    for seed in range(40):
+        res = coin_learning_curve(p=0.3, n_trials=4000, random_state=seed)
+        t = res.table
+        z_means.append((t["squared_error"] - t["squared_error_exact"]) / t["squared_error_sem"])
+        z_slopes.append(res.slope_table()["z"].to_numpy(dtype=float))
+    z_means, z_slopes = np.concatenate(z_means), np.concatenate(z_slopes)
+    assert abs(np.std(z_means) - 1) < 0.1  # 440 z-scores: sd within 0.1 of 1
+    assert abs(np.std(z_slopes) - 1) < 0.35
+    table = res.slope_table()
+    assert table.loc["squared_error", "exact_slope"] == pytest.approx(-1.0, abs=1e-12)
+    # the exact absolute error approaches sqrt(2 p (1-p) / (pi m)): slope -1/2 up to O(1/m)
+    assert table.loc["absolute_error", "exact_slope"] == pytest.approx(-0.5, abs=0.005)
+    assert list(table["theory"]) == [-1.0, -0.5]
 
 
 @pytest.mark.parametrize("kwargs, error, match", [
