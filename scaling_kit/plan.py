@@ -103,17 +103,18 @@ def workload(notebook, profile: str | None = None) -> list:
     if key == "01":
         link = s.link
         return [
-            Work("learning curves: digits, fair", "fits",
+            Work("learning curves: digits, fair (exercise)", "fits",
                  s.n_seeds * (_shards("digits") + _shards("fair")),
                  fits=s.n_seeds * (_shards("digits") + _shards("fair")), dataset="digits",
                  k_range=(50, 1300)),
             _contrib("aggregate-individual link", "logreg", "breast_cancer", link["points"],
                      len(link["ks"]), link["n_samples"], (min(link["ks"]), max(link["ks"])),
                      n_test=200),
-            Work("learning curve of the link", "fits", link["n_datasets"] * len(link["ks"]),
-                 fits=link["n_datasets"] * len(link["ks"]), dataset="breast_cancer",
+            Work("learning curve of the link (every k and k + 1)", "fits",
+                 link["n_datasets"] * 2 * len(link["ks"]),
+                 fits=link["n_datasets"] * 2 * len(link["ks"]), dataset="breast_cancer",
                  k_range=(min(link["ks"]), max(link["ks"])), n_test=200),
-            Work("coin model, NMT fits", "other", s.coin_trials),
+            Work("coin model (two runs), NMT fits", "other", 2 * s.coin_trials),
         ]
     if key == "02":
         blocks = []
