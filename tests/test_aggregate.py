@@ -53,6 +53,28 @@ def test_shard_sizes_are_powers_of_two_of_the_pool():
         shard_sizes(0)
 
 
+def test_learning_curve_fits_with_one_blas_thread(cancer):
+    """Each fit runs under a one-thread BLAS/OpenMP limit (threadpoolctl), whatever the
+    caller's setting: with the caller at two threads, a scoring callable sees one thread for
+    every library during the run."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    seen = []
+
+    def threads(y_true, proba):
+        seen.extend(lib["num_threads"] for lib in threadpool_info())
+        return 0.0
+
+    with threadpool_limits(limits=2):
+        if max((lib["num_threads"] for lib in threadpool_info()), default=1) < 2:
+            pytest.skip("no threaded BLAS/OpenMP library here: nothing to limit")
+        learning_curve(LogisticRegression(max_iter=1000), cancer, sizes=[20, 40], n_seeds=1,
+                       scoring={"threads": threads}, random_state=0)
+        after = [lib["num_threads"] for lib in threadpool_info()]
+    assert seen and set(seen) == {1}
+    assert max(after) == 2  # the caller's setting is restored
+
+
 @pytest.mark.parametrize("kwargs, error, match", [
     (dict(n_pool=100.5), TypeError, "n_pool"),
     (dict(n_pool=True), TypeError, "n_pool"),
