@@ -230,7 +230,7 @@ def _seconds_per_unit(work: Work, budget: float = 0.5) -> float:
         n_samples, spent, count = 1, 0.0, 0
         while spent < budget and n_samples <= 256:
             start = time.perf_counter()
-            table = sample_contributions(learner, X, y, Xt, yt, np.arange(points), k=[k],
+            table = sample_contributions(learner, (X, y, Xt, yt), np.arange(points), k=[k],
                                          n_samples=n_samples, random_state=0, progress=False)
             spent += time.perf_counter() - start
             count += len(table)
