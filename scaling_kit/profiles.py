@@ -53,17 +53,19 @@ NOTEBOOKS = {
 #: ``seed`` is the base seed of the notebook's random streams.
 SIZES = {
     "01": {
+        # link: contributions of every point of the breast-cancer pool (569 rows - 200 test =
+        # 369 points) at each k; the learning curve at every k and k + 1 (n_datasets draws each)
         "quick": dict(
-            datasets=("digits", "fair", "breast_cancer"), seed=0,
-            n_seeds=3,                       # learning-curve repetitions (digits, fair)
-            coin_trials=20_000,              # Monte Carlo trials of the coin model
-            link=dict(ks=(10, 20, 40, 80), points=80, n_samples=150, n_datasets=1500),
+            datasets=("digits", "breast_cancer", "fair"), seed=0,
+            n_seeds=3,                       # learning-curve repetitions (digits; fair: exercise)
+            coin_trials=20_000,              # Monte Carlo trials of the coin model, per size
+            link=dict(ks=(10, 20, 40, 80), points=369, n_samples=60, n_datasets=1500),
         ),
         "paper": dict(
-            datasets=("digits", "fair", "breast_cancer"), seed=0,
+            datasets=("digits", "breast_cancer", "fair"), seed=0,
             n_seeds=10,
             coin_trials=200_000,
-            link=dict(ks=(10, 14, 20, 28, 40, 57, 80), points=300, n_samples=1000,
+            link=dict(ks=(10, 14, 20, 28, 40, 57, 80), points=369, n_samples=1000,
                       n_datasets=5000),
         ),
     },
