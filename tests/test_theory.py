@@ -111,6 +111,52 @@ def test_inverse_wishart_moment_closed_form(lin):
     assert abs(q.mean() - expected) < 4 * q.std() / np.sqrt(len(q))
 
 
+def test_expected_contribution_over_gaussian_designs_by_monte_carlo(lin):
+    # the quadrature formula against E[Delta | X] averaged over 200,000 Wishart designs: the
+    # design Monte Carlo has no label noise, so its standard error is the only tolerance
+    xz = lin.point([0.5, 3.0, 9.0], direction=[1.0, -1.0, 2.0])
+    ez = np.array([0.0, 1.2, 0.4])
+    for k in (8, 30):
+        A = wishart.rvs(df=k, scale=lin.cov, size=200_000, random_state=k)
+        given_x = ols_expected_contribution(A, xz, ez, lin.cov, lin.noise_std)
+        z = (given_x.mean(axis=0) - lin.expected_contribution(xz, ez, [k])[0]) / (
+            given_x.std(axis=0) / np.sqrt(len(given_x)))
+        assert np.all(np.abs(z) < 4), (k, z)
+
+
+def test_expected_contribution_tends_to_the_coefficient_at_rate_one_over_k(lin):
+    # k^2 E[Delta] = c(z) (1 + a / k + b / k^2 + ...) with a = 3p + 3 - lev (3 s^2 - 2 e^2) /
+    # (2 s^2 - e^2) (inverse-Wishart moment, first-order expansion of the bracket in h).
+    # f(k) = k (k^2 E / c - 1) = a + b / k + O(k^-2); Richardson 2 f(2k) - f(k) removes b / k,
+    # leaving O(k^-2) (~1e-6 for coefficients up to 1e4 at k = 1e5) and the quadrature's
+    # ~1e-12 relative error times 3k (~1e-6): 1e-4 is far outside both
+    xz = lin.point([3.0, 3.0, 8.0])
+    ez = np.array([0.0, 1.1, 1.5])
+    p, s2, e2, lev = 3, lin.noise_var, ez**2, np.array([3.0, 3.0, 8.0])
+    c = ols_coefficient(xz, ez, lin.cov, lin.noise_std)
+    a = 3 * p + 3 - lev * (3 * s2 - 2 * e2) / (2 * s2 - e2)
+    k = np.array([100_000, 200_000])
+    f = k[:, None] * (k[:, None] ** 2 * lin.expected_contribution(xz, ez, k) / c - 1)
+    assert np.all(np.abs(2 * f[1] - f[0] - a) < 1e-4), (2 * f[1] - f[0], a)
+
+
+def test_sign_flip_ratio_is_the_root_of_the_expectation(lin):
+    xz = lin.point([4.0, 0.5])
+    ks = [10, 100, 5000]
+    ratio = lin.sign_flip_ratio(xz, ks)
+    for ik, k in enumerate(ks):
+        at_root = lin.expected_contribution(xz, np.sqrt(ratio[ik] * lin.noise_var), [k])[0]
+        scale = lin.expected_contribution(xz, np.zeros(2), [k])[0]
+        assert np.all(np.abs(at_root) < 1e-9 * scale), (k, at_root / scale)
+    # a weighted mean of the per-design root 2 + h, h ~ lev / k: above 2, -> 2 + lev / k
+    assert np.all(ratio > 2)
+    np.testing.assert_allclose(ratio[-1] - 2, np.array([4.0, 0.5]) / 5000, rtol=0.01)
+    with pytest.raises(ValueError, match="p \\+ 4"):
+        lin.expected_contribution(xz, [0.0, 0.0], [6])
+    with pytest.raises(ValueError, match="e_z"):
+        lin.expected_contribution(xz, [0.0], [50])
+
+
 def test_ols_slope_is_minus_two_and_sign_and_leverage(lin):
     ks = 2 ** np.arange(7, 14)
     xz = lin.point([3.0, 3.0])
