@@ -12,6 +12,7 @@ from scaling_kit.results import Summary
 from scaling_kit.theory import (
     GaussianLinearModel,
     GaussianLogisticModel,
+    fit_inverse_powers,
     fit_loglog_slope,
     ols_coefficient,
     ols_expected_contribution,
@@ -155,6 +156,34 @@ def test_sign_flip_ratio_is_the_root_of_the_expectation(lin):
         lin.expected_contribution(xz, [0.0, 0.0], [6])
     with pytest.raises(ValueError, match="e_z"):
         lin.expected_contribution(xz, [0.0], [50])
+
+
+def test_fit_inverse_powers_recovers_a_known_series_and_rejects_bad_input():
+    ks = np.array([100.0, 200, 400, 800, 1600])
+    truth = 0.05 / ks + 1.7 / ks**2 - 30 / ks**3
+    fit = fit_inverse_powers(ks, truth, 1e-3 * np.abs(truth), powers=(1, 2, 3))
+    np.testing.assert_allclose(fit.params, [0.05, 1.7, -30], rtol=1e-8)
+    assert list(fit.params.index) == ["c1", "c2", "c3"] and fit.chi2 < 1e-12
+    np.testing.assert_allclose(fit.predict(ks), truth, rtol=1e-10)
+    # known variances: noise of the stated size gives a chi2 of about len(ks) - 3 and estimates
+    # within 4 standard errors of the truth (fixed seed, one draw)
+    rng = np.random.default_rng(0)
+    se = 0.02 * np.abs(truth)
+    noisy = fit_inverse_powers(ks, truth + se * rng.standard_normal(5), se, powers=(1, 2, 3))
+    assert np.all(np.abs(noisy.params - [0.05, 1.7, -30]) < 4 * noisy.bse)
+    ci = noisy.conf_int(alpha=0.05)
+    assert list(ci.columns) == ["lower", "upper"]
+    np.testing.assert_allclose(ci["upper"] - ci["lower"], 2 * 1.959963984540054 * noisy.bse)
+    assert isinstance(noisy.summary(), Summary)
+    # dropping the k^-1 term of a series that has one is rejected by the residuals
+    wrong = fit_inverse_powers(ks, truth + se * rng.standard_normal(5), se, powers=(2, 3))
+    assert wrong.chi2 > 100
+    with pytest.raises(ValueError, match="powers"):
+        fit_inverse_powers(ks, truth, se, powers=(0, 1))
+    with pytest.raises(ValueError, match="ks"):
+        fit_inverse_powers(ks[:2], truth[:2], se[:2], powers=(1, 2))
+    with pytest.raises(ValueError, match="se"):
+        fit_inverse_powers(ks, truth, -se)
 
 
 def test_ols_slope_is_minus_two_and_sign_and_leverage(lin):
