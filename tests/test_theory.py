@@ -391,6 +391,25 @@ def test_logistic_regime_slopes(logit):
     np.testing.assert_allclose(table["slope"], [pop.slope, val.slope])
 
 
+def test_fixed_set_excess_has_the_theorems_k_inverse_coefficient(logit):
+    # Delta_V - Delta_pop on the same datasets: E = c_1(V) / k + O(n^-1/2 k^-2) (Theorem A.2,
+    # grad L(theta*) = 0); the fitted k^-1 coefficient is c_1(V) within 4 standard errors, and
+    # on the population loss alone the k^-1 coefficient is zero within 4 standard errors
+    res = simulate_logistic_contributions(
+        logit, np.array([0.5, 0.5]), 1, ks=[100, 200, 400, 800], n_datasets=800,
+        validation_sizes=(10, 200), n_pool=500, random_state=4,
+    )
+    # paired: the mean of the differences is the difference of the means
+    np.testing.assert_allclose(res.excess, res.validation - res.population[:, None],
+                               rtol=1e-9, atol=1e-15)
+    for i in range(2):
+        fit = fit_inverse_powers(res.ks, res.excess[:, i], res.excess_se[:, i], powers=(1, 2))
+        assert abs(fit.params["c1"] - res.c1[i]) < 4 * fit.bse["c1"], (fit.params, res.c1[i])
+    pop = fit_inverse_powers(res.ks, res.population, res.population_se, powers=(1, 2))
+    assert abs(pop.params["c1"]) < 4 * pop.bse["c1"], pop.params
+    assert pop.params["c2"] > 4 * pop.bse["c2"]  # this point helps: a positive k^-2 term
+
+
 def test_control_variate_is_unbiased(logit):
     kw = dict(ks=[60], n_datasets=3000, validation_sizes=(20,), n_pool=20)
     a = simulate_logistic_contributions(logit, np.array([1.0, 0.0]), 0, random_state=1, **kw)
