@@ -24,17 +24,16 @@ and with ``A ~ k Sigma``: ``E[Delta] ~ c(z) k^-2``, ``c(z) = (2 sigma^2 - e_z^2)
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.integrate import quad
 from scipy.stats import wishart
 
 from .._checks import check_array, check_int, check_number, check_random_state
 from ..results import Summary
 from ._inputs import _check_cov, _check_ks
+from ._quadrature import _chi2_mean, _mean_q
 from .slope import SlopeFit, fit_loglog_slope
 
 __all__ = [
@@ -190,37 +189,6 @@ class GaussianLinearModel:
             raise ValueError(f"x_z must be (m, {self.n_features}) and e_z (m,); got {x_z.shape} "
                              f"and {e_z.shape}.")
         return self.leverage(x_z), e_z**2
-
-
-def _mean_q(lev, k, p):
-    """``E[x_z^T A^-1 Sigma A^-1 x_z] = lev (k-1) / ((k-p)(k-p-1)(k-p-3))``, ``A ~ W(k, Sigma)``."""
-    return lev * (k - 1) / ((k - p) * (k - p - 1) * (k - p - 3))
-
-
-def _chi2_mean(fun, lev, df, scale):
-    """``E[fun(lev / s)]`` for ``s ~ chi2(df)`` by adaptive quadrature; ``fun`` is bounded by
-    ``scale`` on ``h >= 0`` (the absolute accuracy, ``1e-13 scale``, holds also where the mean
-    is near zero, e.g. at the sign flip).
-
-    The density is taken relative to its value at ``m = max(df - 2, 1)`` and normalized by its
-    own quadrature, so no large logarithms cancel; beyond 60 standard deviations it is below
-    double precision.
-    """
-    if lev == 0:
-        return float(fun(0.0))
-    a, m = 0.5 * df - 1.0, max(df - 2.0, 1.0)
-
-    def weight(s):  # chi2(df) density / density at m
-        if s <= 0.0:
-            return 0.0
-        return math.exp(a * math.log1p((s - m) / m) - 0.5 * (s - m))
-
-    hi = df + 60.0 * math.sqrt(2.0 * df) + 60.0
-    kw = dict(points=[m], epsrel=1e-13, limit=500)
-    norm = quad(weight, 0.0, hi, epsabs=0.0, **kw)[0]
-    total = quad(lambda s: fun(lev / s) * weight(s) if s > 0.0 else 0.0, 0.0, hi,
-                 epsabs=1e-13 * scale * norm, **kw)[0]
-    return float(total / norm)
 
 
 def ols_marginal_contribution(A, b, x_z, e_z, cov):
