@@ -15,8 +15,10 @@ from scaling_kit.theory import (
     fit_inverse_powers,
     fit_loglog_slope,
     ols_coefficient,
+    ols_expectation_terms,
     ols_expected_contribution,
     ols_marginal_contribution,
+    ols_rank_one_check,
     ols_refit_contribution,
     simulate_logistic_contributions,
     simulate_ols_contributions,
@@ -66,6 +68,52 @@ def test_exact_expectation_given_design_by_monte_carlo(lin):
     wrong = (lin.noise_var - ez**2) * lin.leverage(xz) / k**2
     z_wrong = (delta.mean(axis=0) - wrong) / (delta.std(axis=0) / np.sqrt(n))
     assert np.all(np.abs(z_wrong) > 10)
+
+
+def test_expectation_terms_by_monte_carlo_of_each_term(lin):
+    # the two terms of E[Delta | X], each against its own Monte Carlo mean over label noise,
+    # computed here from the definitions (d = A^-1 X^T eps, r = e_z - x_z^T d)
+    rng = np.random.default_rng(12)
+    k, n = 15, 200_000
+    X, _ = lin.sample(k, rng)
+    A = X.T @ X
+    xz = lin.point([2.0, 2.0, 6.0])
+    ez = np.array([0.0, 1.3, 0.6])
+    terms = ols_expectation_terms(A, xz, ez, lin.cov, lin.noise_std)
+    d = np.linalg.solve(A, (lin.noise_std * rng.standard_normal((n, k)) @ X).T).T  # (n, p)
+    u = np.linalg.solve(A, xz.T).T  # (m, p)
+    h = np.einsum("mp,mp->m", u, xz)
+    q = np.einsum("mp,pq,mq->m", u, lin.cov, u)
+    r = ez[None, :] - d @ xz.T  # (n, m)
+    first = -2 * r * (d @ lin.cov @ u.T) / (1 + h)
+    second = -(r**2) * q / (1 + h) ** 2
+    for column, draws in (("helpful", first), ("harmful", second)):
+        z = (draws.mean(axis=0) - terms[column]) / (draws.std(axis=0) / np.sqrt(n))
+        assert np.all(np.abs(z) < 4), (column, z)
+    np.testing.assert_allclose(terms["h"], h, rtol=1e-12)
+    np.testing.assert_allclose(terms["expected"],
+                               ols_expected_contribution(A, xz, ez, lin.cov, lin.noise_std),
+                               rtol=1e-12)
+    at_root = ols_expectation_terms(A, xz, np.sqrt(terms["root"] * lin.noise_var), lin.cov,
+                                    lin.noise_std)
+    assert np.all(np.abs(at_root["expected"]) < 1e-12 * at_root["helpful"])
+    with pytest.raises(ValueError, match="one Gram matrix"):
+        ols_expectation_terms(np.stack([A, A]), xz, ez, lin.cov, lin.noise_std)
+
+
+def test_rank_one_check_against_refits(lin):
+    rng = np.random.default_rng(13)
+    for k in (4, 30, 500):
+        X, y = lin.sample(k, rng)
+        xz = rng.standard_normal((3, 3)) * 2
+        table = ols_rank_one_check(lin, X, y, xz, rng.standard_normal(3))
+        assert np.all(table["abs_diff"] <= table["tolerance"]), table
+        # the bound is a rounding bound, far below the contributions themselves
+        assert np.all(table["tolerance"] < 1e-8 * np.abs(table["refit"]).max())
+    with pytest.raises(TypeError, match="model"):
+        ols_rank_one_check("model", X, y, xz, np.zeros(3))
+    with pytest.raises(ValueError, match="at least p"):
+        ols_rank_one_check(lin, X[:2], y[:2], xz, np.zeros(3))
 
 
 def test_simulated_mean_matches_exact_formula_over_designs(lin):
