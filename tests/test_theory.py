@@ -458,6 +458,50 @@ def test_fixed_set_excess_has_the_theorems_k_inverse_coefficient(logit):
     assert pop.params["c2"] > 4 * pop.bse["c2"]  # this point helps: a positive k^-2 term
 
 
+def test_fixed_set_coefficient_matches_the_simulation_and_its_spread(logit):
+    xz = np.array([0.5, 0.5])
+    res = simulate_logistic_contributions(logit, xz, 1, ks=[60], n_datasets=2,
+                                          validation_sizes=(30, 300), n_pool=300, random_state=5)
+    X_v, y_v = logit.sample(300, np.random.default_rng(5))  # the simulation's pool: first draw
+    np.testing.assert_allclose(
+        [logit.fixed_set_coefficient(xz, 1, X_v[:30], y_v[:30]),
+         logit.fixed_set_coefficient(xz, 1, X_v, y_v)], res.c1, rtol=1e-12)
+    # scores have mean zero and covariance H at theta* (well-specified model)
+    X, y = logit.sample(400_000, 6)
+    g = logit.score(X, y)
+    assert np.all(np.abs(g.mean(axis=0)) < 4 * g.std(axis=0) / np.sqrt(len(g)))
+    np.testing.assert_allclose(np.cov(g, rowvar=False), logit.population_hessian(), atol=3e-3)
+    # over 4000 validation sets of 200 points: mean 0 and sd sqrt(G / n); c_1 is a mean of 200
+    # i.i.d. terms (close to normal), so the sample sd has standard error sd / sqrt(2 * 4000)
+    X, y = logit.sample(200, 7, size=4000)
+    c1 = logit.fixed_set_coefficient(xz, 1, X, y)
+    sd = logit.fixed_set_coefficient_sd(xz, 1, 200)
+    assert sd == pytest.approx(np.sqrt(res.G / 200), rel=1e-12)
+    assert abs(c1.mean()) < 4 * sd / np.sqrt(4000)
+    assert abs(c1.std(ddof=1) - sd) < 4 * sd / np.sqrt(2 * 4000)
+    with pytest.raises(ValueError, match="X_V"):
+        logit.fixed_set_coefficient(xz, 1, X[0, :, :1], y[0])
+    with pytest.raises(ValueError, match="y"):
+        logit.score(X[0], y[0] + 2)
+
+
+def test_slopes_over_a_range_flag_sign_changes(logit):
+    res = simulate_logistic_contributions(logit, np.array([0.5, 0.5]), 1, ks=[100, 200, 400, 800],
+                                          n_datasets=200, validation_sizes=(10,), n_pool=50,
+                                          random_state=0)
+    table = res.slopes(k_range=(100, 400))
+    assert list(table.index) == ["population", 10] and list(table["sizes"]) == [3, 3]
+    for which in table.index:
+        mean = res.population if which == "population" else res.validation[:, 0]
+        changes = bool(np.any(mean[:3] > 0) and np.any(mean[:3] < 0))
+        assert table.loc[which, "sign_change"] == changes
+        if not changes:
+            assert table.loc[which, "slope"] == res.slope(which, k_range=(100, 400)).slope
+        else:
+            assert np.isnan(table.loc[which, "slope"])
+    np.testing.assert_array_equal(res.slopes()["slope"].to_numpy(), res.params["slope"].to_numpy())
+
+
 def test_control_variate_is_unbiased(logit):
     kw = dict(ks=[60], n_datasets=3000, validation_sizes=(20,), n_pool=20)
     a = simulate_logistic_contributions(logit, np.array([1.0, 0.0]), 0, random_state=1, **kw)
