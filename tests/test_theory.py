@@ -22,6 +22,7 @@ from scaling_kit.theory import (
     ols_refit_contribution,
     simulate_logistic_contributions,
     simulate_ols_contributions,
+    two_term_exponent,
 )
 from scaling_kit.theory.logistic import _fit_batch
 
@@ -500,6 +501,26 @@ def test_slopes_over_a_range_flag_sign_changes(logit):
         else:
             assert np.isnan(table.loc[which, "slope"])
     np.testing.assert_array_equal(res.slopes()["slope"].to_numpy(), res.params["slope"].to_numpy())
+
+
+def test_two_term_exponent_limits_local_form_and_sign_change():
+    ks = np.geomspace(100, 1000, 10)
+    # c1 = 0: pure k^-2; |c1| k >> c2: k^-1; the fit equals fit_loglog_slope with equal weights
+    np.testing.assert_allclose(two_term_exponent([0.0, 1e6], 1.7, ks), [2.0, 1.0], atol=1e-5)
+    curve = 0.05 / ks + 1.7 / ks**2
+    assert two_term_exponent(0.05, 1.7, ks) == pytest.approx(
+        -fit_loglog_slope(ks, curve, 0.01 * curve).slope, rel=1e-12)
+    # over a narrow range the exponent is the local one, 1 + c2 / (c1 k + c2)
+    narrow = np.array([500.0, 500.5])
+    for c1 in (0.05, -0.01, 0.003):
+        assert two_term_exponent(c1, 1.7, narrow) == pytest.approx(1 + 1.7 / (c1 * 500.25 + 1.7),
+                                                                   rel=1e-5)
+    # same signs: between 1 and 2; opposite signs: above 2 before the root k = -c2 / c1, below
+    # 1 after it, NaN with the root inside the range (roots at k = 1700, 17 and 170 here)
+    a = two_term_exponent(np.array([0.01, -0.001, -0.1, -0.01]), 1.7, ks)
+    assert 1 < a[0] < 2 and a[1] > 2 and a[2] < 1 and np.isnan(a[3])
+    with pytest.raises(ValueError, match="ks"):
+        two_term_exponent(0.1, 1.0, [100.0])
 
 
 def test_control_variate_is_unbiased(logit):

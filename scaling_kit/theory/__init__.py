@@ -27,7 +27,13 @@ from .ols import (
     ols_refit_contribution,
     simulate_ols_contributions,
 )
-from .slope import InversePowerFit, SlopeFit, fit_inverse_powers, fit_loglog_slope
+from .slope import (
+    InversePowerFit,
+    SlopeFit,
+    fit_inverse_powers,
+    fit_loglog_slope,
+    two_term_exponent,
+)
 
 __all__ = [
     "GaussianLinearModel",
@@ -47,4 +53,5 @@ __all__ = [
     "ols_refit_contribution",
     "simulate_logistic_contributions",
     "simulate_ols_contributions",
+    "two_term_exponent",
 ]

@@ -20,7 +20,8 @@ from scipy.stats import norm
 from .._checks import check_number
 from ..results import Summary
 
-__all__ = ["InversePowerFit", "SlopeFit", "fit_inverse_powers", "fit_loglog_slope"]
+__all__ = ["InversePowerFit", "SlopeFit", "fit_inverse_powers", "fit_loglog_slope",
+           "two_term_exponent"]
 
 
 @dataclass
@@ -179,3 +180,33 @@ def fit_inverse_powers(ks, mean, se, powers=(1, 2)) -> InversePowerFit:
     bse = pd.Series(np.asarray(res.bse) * scale, index=names, dtype=float)
     chi2 = float(np.sum(((mean - X @ np.asarray(res.params)) / se) ** 2))
     return InversePowerFit(powers, params, bse, ks, chi2, res)
+
+
+def two_term_exponent(c1, c2, ks) -> np.ndarray:
+    """The exponent a log-log fit over ``ks`` measures for ``psi(k) = c1 / k + c2 / k^2``.
+
+    ``-slope`` of the least-squares line of ``log|psi(k)|`` on ``log k`` over ``ks`` (equal
+    weights, no noise). Locally the exponent is ``-d log|psi| / d log k = 1 + c2 / (c1 k + c2)``:
+    between 1 and 2 when ``c1`` and ``c2`` share a sign (2 while ``|c1| k << |c2|``, 1 after);
+    with opposite signs ``psi`` changes sign at ``k* = -c2 / c1``, the exponent is above 2
+    before ``k*`` and below 1 after it, and a fit across ``k*`` is meaningless (NaN when ``k*``
+    falls in ``[min(ks), max(ks)]``). Theorem A.2 on a fixed validation set:
+    ``c1 = c_1(V)``, ``c2`` the ``k^-2`` coefficient (docs/math.md §4.5).
+
+    ``c1`` may be an array (one exponent each); ``c2`` a number; ``ks`` at least two sizes.
+    """
+    c1 = np.asarray(c1, dtype=float)
+    c2 = check_number(c2, "c2")
+    ks = np.asarray(ks, dtype=float)
+    if ks.ndim != 1 or ks.size < 2 or not np.all(np.isfinite(ks)) or np.any(ks <= 0):
+        raise ValueError(f"ks must be at least two finite positive sizes; got {ks!r}.")
+    if not np.all(np.isfinite(c1)):
+        raise ValueError("c1 must be finite.")
+    logk = np.log(ks)
+    with np.errstate(divide="ignore"):
+        logpsi = np.log(np.abs(c1[..., None] / ks + c2 / ks**2))
+    centred = logk - logk.mean()
+    slope = (logpsi - logpsi.mean(axis=-1, keepdims=True)) @ centred / (centred @ centred)
+    root = np.divide(-c2, c1, out=np.full(c1.shape, -1.0), where=c1 != 0)
+    changes = (root >= ks.min()) & (root <= ks.max())
+    return np.where(changes, np.nan, -slope)
