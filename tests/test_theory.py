@@ -258,6 +258,22 @@ def test_ols_slope_is_minus_two_and_sign_and_leverage(lin):
     np.testing.assert_allclose(lv.mean[0] * 1000**2, ols_coefficient(lin.point(levs), np.zeros(6), lin.cov, 0.7), rtol=0.1)
 
 
+def test_compare_expected_against_the_exact_finite_k_expectation(lin):
+    xz, ez = lin.point([3.0, 3.0]), np.array([0.0, 2.0])
+    res = simulate_ols_contributions(lin, xz, ez, ks=[32, 64, 128, 256], n_datasets=4000,
+                                     random_state=14)
+    exact = lin.expected_contribution(xz, ez, res.ks)
+    table = res.compare_expected(exact)
+    assert np.all(table["max_abs_z"] < 4), table
+    assert np.all(np.abs(table["slope"] - table["expected_slope"]) < 4 * table["slope_se"])
+    np.testing.assert_allclose(table["gap"], 256**2 * exact[-1] / res.coefficient - 1)
+    # the finite-k expectation is not the limit: its slope is off -2 by far more than the
+    # Monte Carlo error at these small k, which is why the comparison is with exact, not -2
+    assert np.all(np.abs(table["expected_slope"] + 2) > 4 * table["slope_se"])
+    with pytest.raises(ValueError, match="expected"):
+        res.compare_expected(exact[:2])
+
+
 def test_fit_loglog_slope_recovers_known_power_and_rejects_bad_input():
     ks = np.array([10.0, 20, 40, 80])
     fit = fit_loglog_slope(ks, 3.0 * ks**-1.3, 0.01 * ks**-1.3)
@@ -457,6 +473,16 @@ def test_fixed_set_excess_has_the_theorems_k_inverse_coefficient(logit):
     pop = fit_inverse_powers(res.ks, res.population, res.population_se, powers=(1, 2))
     assert abs(pop.params["c1"]) < 4 * pop.bse["c1"], pop.params
     assert pop.params["c2"] > 4 * pop.bse["c2"]  # this point helps: a positive k^-2 term
+    # the result's own series fits and table say the same
+    table = res.series_table(powers=(1, 2))
+    assert list(table.index) == ["population", 10, 200]
+    assert table.loc["population", "c1"] == pop.params["c1"]
+    np.testing.assert_allclose(table.loc[[10, 200], "c1_theory"], res.c1)
+    np.testing.assert_allclose(table["z"], (table["c1"] - table["c1_theory"]) / table["c1_se"])
+    assert np.all(np.abs(table["z"]) < 4) and np.all(table["dof"] == 2)
+    assert res.fit_series((1, 2))[200].params["c2"] == table.loc[200, "c2"]
+    with pytest.raises(ValueError, match="powers"):
+        res.series_table(powers=(2, 3))
 
 
 def test_fixed_set_coefficient_matches_the_simulation_and_its_spread(logit):

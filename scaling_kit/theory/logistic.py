@@ -29,7 +29,7 @@ from .._checks import check_array, check_int, check_number, check_random_state, 
 from ..logistic import LogisticProblem, augment
 from ..results import Summary
 from ._inputs import _check_cov, _check_ks
-from .slope import SlopeFit, fit_loglog_slope
+from .slope import SlopeFit, fit_inverse_powers, fit_loglog_slope
 
 __all__ = [
     "GaussianLogisticModel",
@@ -309,6 +309,37 @@ class LogisticContributionResult:
                 slope, se = np.nan, np.nan
             rows[which] = {"slope": slope, "slope_se": se, "sizes": int(keep.sum()),
                            "sign_change": change}
+        return pd.DataFrame.from_dict(rows, orient="index").rename_axis("measured_on")
+
+    def fit_series(self, powers=(1, 2, 3)) -> dict:
+        """:func:`~scaling_kit.theory.slope.fit_inverse_powers` of every evaluation's mean:
+        ``{"population": fit, n: fit for n in validation_sizes}`` (docs/math.md §4.5)."""
+        fits = {"population": fit_inverse_powers(self.ks, self.population, self.population_se,
+                                                 powers)}
+        for i, n in enumerate(self.validation_sizes.tolist()):
+            fits[n] = fit_inverse_powers(self.ks, self.validation[:, i], self.validation_se[:, i],
+                                         powers)
+        return fits
+
+    def series_table(self, powers=(1, 2, 3)) -> pd.DataFrame:
+        """The fitted ``k^-1`` coefficient of every evaluation against Theorem A.2.
+
+        One row per ``measured_on``: ``c1`` and ``c1_se`` (from :meth:`fit_series`),
+        ``c1_theory`` (0 on the population loss, where ``grad L(theta*) = 0``; ``c_1(V)`` on a
+        fixed validation set), ``z = (c1 - c1_theory) / c1_se``, ``c2``, ``c2_se``, and the
+        residual ``chi2`` with its degrees of freedom ``dof`` (docs/math.md §4.5).
+        """
+        powers = tuple(powers)
+        if 1 not in powers or 2 not in powers:
+            raise ValueError(f"powers must include 1 and 2; got {powers!r}.")
+        rows = {}
+        for which, fit in self.fit_series(powers).items():
+            theory = 0.0 if which == "population" else float(
+                self.c1[self.validation_sizes == which][0])
+            rows[which] = {"c1": fit.params["c1"], "c1_se": fit.bse["c1"], "c1_theory": theory,
+                           "z": (fit.params["c1"] - theory) / fit.bse["c1"],
+                           "c2": fit.params["c2"], "c2_se": fit.bse["c2"], "chi2": fit.chi2,
+                           "dof": len(self.ks) - len(powers)}
         return pd.DataFrame.from_dict(rows, orient="index").rename_axis("measured_on")
 
     def _slope_table(self) -> pd.DataFrame:

@@ -41,10 +41,8 @@ __all__ = [
     "OLSContributionResult",
     "SignFlip",
     "ols_coefficient",
-    "ols_expectation_terms",
     "ols_expected_contribution",
     "ols_marginal_contribution",
-    "ols_rank_one_check",
     "ols_refit_contribution",
     "simulate_ols_contributions",
 ]
@@ -236,70 +234,6 @@ def ols_expected_contribution(A, x_z, e_z, cov, noise_std):
     return (2.0 * s2 / (1.0 + h) - (e_z**2 + s2 * h) / (1.0 + h) ** 2) * q
 
 
-def ols_expectation_terms(A, x_z, e_z, cov, noise_std) -> pd.DataFrame:
-    """The two terms of the exact ``E[Delta | X]`` for one design, one row per point.
-
-    With ``h = x_z^T A^-1 x_z`` and ``q = x_z^T A^-1 Sigma A^-1 x_z`` (docs/math.md §4.2-4.3;
-    Covert et al. Appendix A.1), averaging ``Delta = -2 r u^T Sigma d / (1+h) - r^2 q / (1+h)^2``
-    over the label noise of ``D`` gives
-
-    * ``helpful = 2 sigma^2 q / (1 + h)``: the residual ``r`` of ``z`` under ``theta_D`` is
-      correlated with the fit's error ``d`` (``E[r u^T Sigma d] = -sigma^2 q``), so the update
-      corrects the fit along ``x_z``;
-    * ``harmful = -(e_z^2 + sigma^2 h) q / (1 + h)^2``: the update also moves the fit by ``r``
-      itself, of mean square ``E[r^2] = e_z^2 + sigma^2 h`` (the point's own noise plus the
-      fit's error at ``x_z``).
-
-    ``expected = helpful + harmful`` (= :func:`ols_expected_contribution`) vanishes at
-    ``e_z^2 / sigma^2 = 2 + h`` (column ``root``). ``A`` is one Gram matrix ``X^T X`` (p, p).
-    Columns: ``e2/sigma2, h, q, helpful, harmful, expected, root``.
-    """
-    A = np.asarray(A, dtype=float)
-    if A.ndim != 2:
-        raise ValueError(f"A must be one Gram matrix X^T X of shape (p, p); got {A.shape}.")
-    A, _, x_z, e_z = _ols_inputs(A, None, x_z, e_z, cov)
-    s2 = check_number(noise_std, "noise_std", low=0.0, low_open=True) ** 2
-    u = _solve_points(A, x_z)
-    h = np.einsum("mp,mp->m", u, x_z)
-    q = np.einsum("mp,pq,mq->m", u, _check_cov(cov), u)
-    helpful = 2.0 * s2 * q / (1.0 + h)
-    harmful = -(e_z**2 + s2 * h) * q / (1.0 + h) ** 2
-    return pd.DataFrame({"e2/sigma2": e_z**2 / s2, "h": h, "q": q, "helpful": helpful,
-                         "harmful": harmful, "expected": helpful + harmful, "root": 2.0 + h}
-                        ).rename_axis("point")
-
-
-def ols_rank_one_check(model, X, y, x_z, e_z) -> pd.DataFrame:
-    """The rank-one update against two least-squares refits on one dataset, one row per point.
-
-    ``rank_one`` is :func:`ols_marginal_contribution` (Sherman-Morrison, docs/math.md §4.2),
-    ``refit`` is :func:`ols_refit_contribution` (``numpy.linalg.lstsq`` on ``D`` and ``D + z``,
-    with ``y_z = x_z^T coef + e_z``). ``tolerance`` is the rounding bound both must meet:
-    each path evaluates population losses of size ``L(theta_D)`` from solutions of systems with
-    condition number ``cond(A)``, ``A = X^T X``, so each carries an absolute error of a few
-    ``eps cond(A) L``; the bound is ``100 eps cond(A) L(theta_D)`` (100 covers the ``O(p)``
-    accumulated operations). Columns: ``rank_one, refit, abs_diff, tolerance``.
-    """
-    if not isinstance(model, GaussianLinearModel):
-        raise TypeError(f"model must be a GaussianLinearModel; got {type(model).__name__}.")
-    X = check_array(X, "X")
-    y = check_array(y, "y", ndim=1)
-    x_z = check_array(np.atleast_2d(np.asarray(x_z, dtype=float)), "x_z")
-    e_z = check_array(np.atleast_1d(np.asarray(e_z, dtype=float)), "e_z", ndim=1)
-    if y.shape != (X.shape[0],) or X.shape[1] != model.n_features:
-        raise ValueError(f"X must be (k, {model.n_features}) and y (k,); got {X.shape}, {y.shape}.")
-    if X.shape[0] < model.n_features:
-        raise ValueError("X: need at least p points in D for OLS to be defined.")
-    A = X.T @ X
-    fast = ols_marginal_contribution(A, X.T @ (y - X @ model.coef), x_z, e_z, model.cov)
-    slow = np.array([ols_refit_contribution(X, y, x, x @ model.coef + e, model)
-                     for x, e in zip(x_z, e_z)])
-    loss = float(model.population_loss(np.linalg.lstsq(X, y, rcond=None)[0]))
-    tol = 100 * np.finfo(float).eps * np.linalg.cond(A) * loss
-    return pd.DataFrame({"rank_one": fast, "refit": slow, "abs_diff": np.abs(fast - slow),
-                         "tolerance": tol}).rename_axis("point")
-
-
 def ols_coefficient(x_z, e_z, cov, noise_std):
     """Asymptotic coefficient ``c(z) = (2 sigma^2 - e_z^2) * x_z^T Sigma^-1 x_z``:
     ``E[Delta] ~ c(z) k^-2`` (Covert et al. Theorem A.1; docs/math.md §4)."""
@@ -450,6 +384,40 @@ class OLSContributionResult:
         x1, x2 = self.exact[k_index, i], self.exact[k_index, j]
         exact = e2[i] + x1 * (e2[j] - e2[i]) / (x1 - x2)
         return SignFlip(int(self.ks[k_index]), float(root), se, float(exact))
+
+    def compare_expected(self, expected) -> pd.DataFrame:
+        """The simulation against exact expectations ``expected`` (n_k, m), one row per point.
+
+        ``expected`` is typically :meth:`GaussianLinearModel.expected_contribution` at
+        ``ks`` (exact over Gaussian designs, docs/math.md §4). Columns: ``e2/sigma2``,
+        ``coefficient`` ``c(z)``; ``max_abs_z``, the largest ``|mean - expected| / se`` over
+        ``ks``; ``slope``, ``slope_se`` of the simulated means and ``expected_slope``, the
+        slope of ``expected`` fitted with the same weights (so the two differ only by Monte
+        Carlo error, not by the curvature of the finite-k expectation); ``k2_expected`` and
+        ``gap``, ``k^2 expected`` at the largest ``k`` and its relative distance to ``c(z)``
+        (order ``p / k``). Slopes are NaN where a fit is impossible (fewer than 3 sizes or a
+        sign change).
+        """
+        expected = np.asarray(expected, dtype=float)
+        if expected.shape != self.mean.shape:
+            raise ValueError(f"expected must have shape {self.mean.shape} (ks x points); got "
+                             f"{expected.shape}.")
+        rows = []
+        for j in range(self.mean.shape[1]):
+            row = {"e2/sigma2": self.e_z[j] ** 2 / self.noise_var,
+                   "coefficient": self.coefficient[j],
+                   "max_abs_z": float(np.max(np.abs(self.mean[:, j] - expected[:, j])
+                                             / self.se[:, j]))}
+            try:
+                fit = fit_loglog_slope(self.ks, self.mean[:, j], self.se[:, j])
+                exact = fit_loglog_slope(self.ks, expected[:, j], self.se[:, j])
+                row.update(slope=fit.slope, slope_se=fit.se, expected_slope=exact.slope)
+            except ValueError:
+                row.update(slope=np.nan, slope_se=np.nan, expected_slope=np.nan)
+            k2 = float(self.ks[-1]) ** 2 * expected[-1, j]
+            row.update(k2_expected=k2, gap=k2 / self.coefficient[j] - 1)
+            rows.append(row)
+        return pd.DataFrame(rows).rename_axis("point")
 
     def summary(self) -> Summary:
         """Per point: leverage, ``e_z^2 / sigma^2``, ``c(z)``, fitted slopes and ``k^2`` times the
