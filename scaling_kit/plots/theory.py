@@ -93,13 +93,13 @@ def plot_ols_expectation_terms(terms, result, ax=None):
 
 
 def plot_ols_coefficient(result, expected, ax=None):
-    """``k^2`` times the mean contribution against ``k``: simulated (± 2 se), the exact
-    expectation over Gaussian designs, and the limit ``c(z)``.
+    """``k^2`` times the mean contribution, divided by ``c(z)``, against ``k``: simulated
+    (± 2 se), the exact expectation over Gaussian designs, and the limit 1.
 
     ``expected`` is ``model.expected_contribution(result.x_z, result.e_z, result.ks)``
     (:meth:`~scaling_kit.theory.GaussianLinearModel.expected_contribution`), shape
-    ``(n_k, m)``. The gap between the solid curves and the dashed lines is the finite-k
-    correction, of relative order ``p / k``.
+    ``(n_k, m)``. Dividing by ``c(z)`` puts every point on one scale; the distance of the
+    curves from 1 is the finite-k correction, of relative order ``p / k``.
     """
     fig, ax = _axes(ax, figsize=(6.0, 4.3))
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
@@ -110,17 +110,17 @@ def plot_ols_coefficient(result, expected, ax=None):
                          f"{expected.shape}.")
     for j in range(result.mean.shape[1]):
         c = colors[j % len(colors)]
+        coef = result.coefficient[j]
         label = (f"e²/σ² = {result.e_z[j] ** 2 / result.noise_var:.2g}, lev = "
-                 f"{result.leverage[j]:.2g}: c(z) = {result.coefficient[j]:.3g}")
-        ax.errorbar(ks, ks**2 * result.mean[:, j], yerr=2 * ks**2 * result.se[:, j], fmt="o",
-                    color=c, ms=4, label=label)
-        ax.plot(ks, ks**2 * expected[:, j], "-", color=c, lw=1.2)
-        ax.axhline(result.coefficient[j], color=c, ls="--", lw=1)
+                 f"{result.leverage[j]:.2g}: c(z) = {coef:.3g}")
+        ax.errorbar(ks, ks**2 * result.mean[:, j] / coef,
+                    yerr=2 * ks**2 * result.se[:, j] / abs(coef), fmt="o", color=c, ms=4,
+                    label=label)
+        ax.plot(ks, ks**2 * expected[:, j] / coef, "-", color=c, lw=1.2)
+    ax.axhline(1.0, color="k", ls="--", lw=1, label="limit: k² E[Δ] = c(z) = (2σ² − e²)·lev")
     ax.plot([], [], "k-", lw=1.2, label="exact E[Δ] over Gaussian designs")
-    ax.plot([], [], "k--", lw=1, label="limit c(z) = (2σ² − e²)·lev")
-    ax.axhline(0, color="0.5", lw=0.8)
-    ax.set(xscale="log", xlabel="dataset size k", ylabel="k² · mean contribution",
-           title="OLS: k² E[Δ] → c(z) (Theorem A.1), finite-k gap ~ p/k")
+    ax.set(xscale="log", xlabel="dataset size k", ylabel="k² · mean contribution / c(z)",
+           title="OLS: k² E[Δ] → c(z) (Theorem A.1); the gap is of order p/k")
     ax.legend(fontsize=7)
     return fig
 
@@ -206,7 +206,7 @@ def plot_logistic_regimes(result, ax=None, *, growing_test_set=False):
                 label=f"RMS over V with |V| = k: slope {result.typical_slope:.2f}")
     ax.plot([], [], "k--", lw=1, label="|c₁(V)|/k (Theorem A.2)")
     ax.set(xscale="log", yscale="log", xlabel="dataset size k",
-           ylabel="|mean contribution| (open = negative)", title="Logistic regression: two regimes")
+           ylabel="|mean contribution| (open = negative)", title="Logistic regression (simulated model): two regimes")
     ax.legend(fontsize=7)
     return fig
 
@@ -236,7 +236,7 @@ def plot_fixed_test_set(result, fits, ax=None):
     ax.plot([], [], "k-", lw=1, label="fitted c₁/k + c₂/k² + c₃/k³, times k")
     ax.plot([], [], "k--", lw=1, label="theorem: c₁(V) (0 for the population)")
     ax.set(xscale="log", xlabel="dataset size k", ylabel="k · mean contribution",
-           title="Logistic regression: k·ψ(k) → c₁(V) on a fixed test set")
+           title="Logistic regression (simulated model): k·ψ(k) → c₁(V)")
     ax.legend(fontsize=7)
     return fig
 
@@ -248,7 +248,8 @@ def plot_window_exponent(c1, exponent, *, measured=None, sample=None, paper=None
     Left: the exponent of the two-term law ``c_1(V)/k + c_2/k^2``
     (:func:`~scaling_kit.theory.two_term_exponent`) against ``c_1(V)`` (a gap where the law
     changes sign inside the range), with ``measured`` test sets (a DataFrame with columns
-    ``c1``, ``exponent``, ``exponent_se``, ``label``) drawn at their simulated exponents.
+    ``c1``, ``exponent``, ``exponent_se``, ``label``) drawn at their simulated exponents, in the
+    colours of :func:`plot_logistic_regimes` (C1, C2, ...).
     Right: the histogram of ``sample`` (exponents of the law for many random test sets; NaN =
     sign change in the range, left out). ``paper=(lo, hi)`` shades the paper's
     reported mode of alpha in both panels.
@@ -260,7 +261,7 @@ def plot_window_exponent(c1, exponent, *, measured=None, sample=None, paper=None
     for ax in (left, right):
         if paper is not None:
             band = (ax.axhspan if ax is left else ax.axvspan)
-            band(paper[0], paper[1], color="C1", alpha=0.15,
+            band(paper[0], paper[1], color="C4", alpha=0.15,
                  label=f"paper: mode of α ({paper[0]:g}–{paper[1]:g})")
     left.plot(c1, exponent, "-", color="k", lw=1.2, label="two-term law c₁/k + c₂/k²")
     left.axhline(1, color="0.5", ls=":", lw=0.8)
@@ -269,10 +270,10 @@ def plot_window_exponent(c1, exponent, *, measured=None, sample=None, paper=None
     if measured is not None:
         for i, row in enumerate(measured.itertuples()):
             left.errorbar([row.c1], [row.exponent], yerr=[2 * row.exponent_se], fmt="o",
-                          color=f"C{i + 2}", label=f"{row.label}: simulated (± 2 se)")
+                          color=f"C{i + 1}", label=f"{row.label}: simulated (± 2 se)")
     left.set(xlabel="c₁(V), the test set's k⁻¹ coefficient",
              ylabel=f"exponent fitted over k in [{lo}, {hi}]",
-             title="Exponent measured on one fixed test set")
+             title="Simulated model, one point z: exponent on a fixed test set")
     left.legend(fontsize=7)
     if sample is not None:
         sample = np.asarray(sample, dtype=float)
