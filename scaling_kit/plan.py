@@ -134,10 +134,14 @@ def workload(notebook, profile: str | None = None) -> list:
         blocks.append(Work("MLP seed noise", "other", 40))
         return blocks
     if key == "03":
-        ols = s.ols_datasets * (len(s.ols_ks) + 2)
-        logit = s.logit_datasets * len(s.logit_ks)
-        return [Work("OLS simulations (datasets x sizes)", "other", ols),
-                Work("logistic simulations (Newton fits)", "other", logit * 2)]
+        # units of about one microsecond of CPU (measured on the quick profile): Newton fits
+        # cost in proportion to k, OLS draws per (dataset, size, point), the rest is fixed
+        ols = s.ols_datasets * (3 * len(s.ols_ks) + 14) + 9 * s.noise_draws
+        logit = s.logit_datasets * sum(s.logit_ks)
+        return [Work("OLS simulations (datasets x sizes x points)", "other", ols),
+                Work("logistic simulations (Newton fits, datasets x k)", "other", logit),
+                Work("random test sets", "other", 100 * s.n_test_sets),
+                Work("imports and figures", "other", 7_000_000)]
     if key == "04":
         real = s.real
         return [
