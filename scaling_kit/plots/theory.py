@@ -233,7 +233,7 @@ def plot_fixed_test_set(result, fits, ax=None):
         if which in fits:
             ax.plot(grid, grid * fits[which].predict(grid), "-", color=c, lw=1)
         ax.axhline(c1, color=c, ls="--", lw=1)
-    ax.plot([], [], "k-", lw=1, label="fitted c₁/k + c₂/k² + c₃/k³, times k")
+    ax.plot([], [], "k-", lw=1, label="fitted series Σⱼ cⱼ k⁻ʲ, times k")
     ax.plot([], [], "k--", lw=1, label="theorem: c₁(V) (0 for the population)")
     ax.set(xscale="log", xlabel="dataset size k", ylabel="k · mean contribution",
            title="Logistic regression (simulated model): k·ψ(k) → c₁(V)")
