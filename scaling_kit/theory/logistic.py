@@ -223,11 +223,6 @@ class LogisticContributionResult:
         changes sign) and ``c1``.
     typical_slope : OLS slope of ``log typical_magnitude(ks)`` on ``log k`` (validation sets as
         large as the training set).
-    excess, excess_se : (n_k, n_v) mean over ``D`` of the paired difference ``Delta_V -
-        Delta_pop`` (same datasets) and its standard error. Theorem A.2 with
-        ``grad L(theta*) = 0``: ``E[excess] = c_1(V) / k + O(n^-1/2 k^-2)``, every term carrying
-        a derivative of ``L_V - L`` (docs/math.md §4); the pairing removes the population part's
-        Monte Carlo noise.
     """
 
     ks: np.ndarray
@@ -247,8 +242,6 @@ class LogisticContributionResult:
     control_variate: bool
     params: pd.DataFrame | None = None
     typical_slope: float = np.nan
-    excess: np.ndarray | None = None
-    excess_se: np.ndarray | None = None
 
     def typical_magnitude(self, n_val):
         """Root-mean-square over random validation sets of size ``n_val`` of ``E_D[Delta_V]``.
@@ -449,8 +442,6 @@ def simulate_logistic_contributions(
     pop_se = np.empty(len(ks))
     val = np.empty((len(ks), sizes.size))
     val_se = np.empty((len(ks), sizes.size))
-    exc = np.empty((len(ks), sizes.size))
-    exc_se = np.empty((len(ks), sizes.size))
     pvar = np.empty(len(ks))
     chol = np.linalg.cholesky(model.cov)
     for ik, k in enumerate(ks):
@@ -479,9 +470,6 @@ def simulate_logistic_contributions(
         pop[ik], pop_se[ik] = d_pop.mean(), d_pop.std(ddof=1) / np.sqrt(n_datasets)
         val[ik] = d_val.mean(axis=0)
         val_se[ik] = d_val.std(axis=0, ddof=1) / np.sqrt(n_datasets)
-        d_exc = d_val - d_pop[:, None]  # paired: same datasets D
-        exc[ik] = d_exc.mean(axis=0)
-        exc_se[ik] = d_exc.std(axis=0, ddof=1) / np.sqrt(n_datasets)
         pvar[ik] = np.var(f_sum / n_datasets, ddof=1)
     result = LogisticContributionResult(
         ks=ks,
@@ -499,8 +487,6 @@ def simulate_logistic_contributions(
         n_pool=n_pool,
         C=float(C),
         control_variate=bool(control_variate),
-        excess=exc,
-        excess_se=exc_se,
     )
     result.params = result._slope_table()
     if len(ks) >= 2:
