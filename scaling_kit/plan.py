@@ -46,7 +46,7 @@ DOWNLOADS_MB = {"miniboone": 60}
 #: Quick-profile run time of each notebook (seconds): the kernel CPU time measured with
 #: ``scaling-kit reproduce`` on a 2-core x86-64 machine (see the README), close to an idle
 #: machine's wall time; used when no earlier quick run is recorded in the output folder.
-MEASURED_QUICK_SECONDS = {"01": 20.0, "02": 356.0, "03": 10.0, "04": 36.0, "05": 30.0}
+MEASURED_QUICK_SECONDS = {"01": 20.0, "02": 356.0, "03": 14.0, "04": 36.0, "05": 30.0}
 
 #: Replaceable cost models: ``kind -> f(work, sizes) -> seconds``.
 COST_MODELS: dict = {}
@@ -137,10 +137,14 @@ def workload(notebook, profile: str | None = None) -> list:
         blocks.append(Work("MLP seed noise", "other", 40))
         return blocks
     if key == "03":
-        ols = s.ols_datasets * (len(s.ols_ks) + 2)
-        logit = s.logit_datasets * len(s.logit_ks)
-        return [Work("OLS simulations (datasets x sizes)", "other", ols),
-                Work("logistic simulations (Newton fits)", "other", logit * 2)]
+        # units of about one microsecond of CPU (measured on the quick profile): Newton fits
+        # cost in proportion to k, OLS draws per (dataset, size, point), the rest is fixed
+        ols = s.ols_datasets * (3 * len(s.ols_ks) + 14) + 9 * s.noise_draws
+        logit = s.logit_datasets * sum(s.logit_ks)
+        return [Work("OLS simulations (datasets x sizes x points)", "other", ols),
+                Work("logistic simulations (Newton fits, datasets x k)", "other", logit),
+                Work("random test sets", "other", 100 * s.n_test_sets),
+                Work("imports and figures", "other", 7_000_000)]
     if key == "04":
         real = s.real
         return [

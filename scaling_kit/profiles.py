@@ -90,14 +90,22 @@ SIZES = {
     "03": {
         "quick": dict(
             datasets=(), seed=0,
+            fixed_k=20, noise_draws=20_000,  # one fixed design: Monte Carlo over label noise
             ols_datasets=4000, ols_ks=tuple(2 ** k for k in range(7, 15)), cross_k=1000,
-            logit_datasets=1500, logit_ks=(100, 200, 400, 800, 1600), n_pool=2000,
+            logit_datasets=1500, logit_ks=(100, 178, 316, 562, 1000, 1778),
+            validation_sizes=(100, 1000), n_pool=1000,
+            window=(100, 1000), n_window=10,  # the paper's k range and number of sizes
+            n_test_sets=2000,                # random test sets for the spread of c_1(V)
         ),
         "paper": dict(
             datasets=(), seed=0,
+            fixed_k=20, noise_draws=200_000,
             ols_datasets=50_000, ols_ks=tuple(2 ** k for k in range(6, 17)), cross_k=1000,
-            logit_datasets=10_000, logit_ks=(100, 200, 400, 800, 1600, 3200, 6400),
-            n_pool=5000,
+            logit_datasets=10_000,
+            logit_ks=(100, 129, 167, 215, 278, 359, 464, 599, 774, 1000, 1778, 3162, 5623),
+            validation_sizes=(100, 1000), n_pool=1000,
+            window=(100, 1000), n_window=10,
+            n_test_sets=5000,
         ),
     },
     "04": {
