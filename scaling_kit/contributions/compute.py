@@ -19,10 +19,10 @@ Two paths, chosen by the learner's backend (:mod:`scaling_kit.backends`):
 
 Determinism: a chunk runs with one BLAS/OpenMP thread (threadpoolctl) whatever the caller's
 setting, so the floating-point operations of a chunk, and hence its bits, depend only on the
-chunk, not on ``n_jobs``, the joblib backend or the parent's thread count. The setting is held
-per process and reference-counted (:func:`one_blas_thread`): chunks running in several threads
-of one process (a thread-based joblib backend, a dask worker with several threads) never
-restore the caller's thread count while another chunk still runs. Warnings raised
+chunk, not on ``n_jobs``, the joblib backend or the parent's thread count. The setting is
+reference-counted per process (:func:`one_blas_thread`): chunks running in several threads of
+one process (a thread-based joblib backend, a dask worker with several threads) never restore
+the caller's thread count while another chunk still runs. Warnings raised
 while computing (e.g. :class:`~scaling_kit.exceptions.ConvergenceWarning`) are recorded and
 returned, so the caller re-emits them even when the chunk ran in a worker process.
 """
@@ -30,11 +30,12 @@ returned, so the caller re-emits them even when the chunk ran in a worker proces
 from __future__ import annotations
 
 import contextlib
+import sys
 import threading
 import warnings
 
 import numpy as np
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from .. import exact_engine
 from ..backends import get_backend
@@ -55,19 +56,31 @@ BATCH_ELEMENTS = 3e5
 GENERIC_BATCH_ELEMENTS = 2**23
 
 _PIN_LOCK = threading.Lock()
-_PIN = {"depth": 0, "limiter": None}
+_PIN = {"depth": 0, "first": None}
+_CONTROLLER = {"modules": -1, "controller": None}
+
+
+def _controller() -> ThreadpoolController:
+    """threadpoolctl's view of the loaded thread pools, rescanned (about 7 ms) only when
+    modules were imported since the last call (a new import may load a BLAS or OpenMP)."""
+    if _CONTROLLER["modules"] != len(sys.modules):
+        _CONTROLLER["controller"] = ThreadpoolController()
+        _CONTROLLER["modules"] = len(sys.modules)
+    return _CONTROLLER["controller"]
 
 
 @contextlib.contextmanager
 def one_blas_thread():
     """Hold one BLAS/OpenMP thread in this process while the block runs.
 
-    Reference-counted across threads: the first block to enter sets the limit
-    (threadpoolctl), the last to leave restores the original setting, so concurrent chunks in
-    one process never see the count change under them."""
+    Safe for concurrent blocks in several threads of one process: each entering thread sets
+    the limit (threadpoolctl; OpenMP's setting is per thread, OpenBLAS's per process), and only
+    the last block to leave restores the settings found by the first, so a block never sees
+    the count change under it."""
     with _PIN_LOCK:
+        limiter = _controller().limit(limits=1)
         if _PIN["depth"] == 0:
-            _PIN["limiter"] = threadpool_limits(limits=1)
+            _PIN["first"] = limiter
         _PIN["depth"] += 1
     try:
         yield
@@ -75,8 +88,8 @@ def one_blas_thread():
         with _PIN_LOCK:
             _PIN["depth"] -= 1
             if _PIN["depth"] == 0:
-                _PIN["limiter"].restore_original_limits()
-                _PIN["limiter"] = None
+                _PIN["first"].restore_original_limits()
+                _PIN["first"] = None
 
 
 def compute_chunk(chunk, learner, problem, metrics, seq, pin_threads=True):
@@ -88,8 +101,22 @@ def compute_chunk(chunk, learner, problem, metrics, seq, pin_threads=True):
     pin = one_blas_thread() if pin_threads else contextlib.nullcontext()
     with pin, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
+        threads = _blas_threads() if pin_threads else 1
+        if threads > 1:
+            warnings.warn(
+                f"A chunk ran with {threads} BLAS threads: this worker thread could not pin "
+                "one (OpenBLAS ignores the setting from threads other than the main one), so "
+                "its results may differ from a single-threaded run in the last bits. Start "
+                "the workers with OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 "
+                "(dask's nanny does by default).", RuntimeWarning, stacklevel=2)
         deltas = _compute(chunk, get_backend(learner), problem, metrics, seq)
     return deltas, [(w.category, str(w.message)) for w in caught]
+
+
+def _blas_threads() -> int:
+    """The largest thread count of the BLAS libraries loaded in this process (1 if none)."""
+    return max([lib.get_num_threads() for lib in _controller().lib_controllers
+                if lib.user_api == "blas"], default=1)
 
 
 def _compute(chunk, backend, problem, metrics, seq):

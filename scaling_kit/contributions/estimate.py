@@ -106,36 +106,56 @@ class ContributionPlan:
             return None
         return self.estimated_seconds / (n_workers * efficiency)
 
+    def lines(self, n_workers=(1, 10, 100)) -> list:
+        """The plan as lines of text (what ``print(plan)`` and ``--plan`` show)."""
+        out = [f"Contribution plan: {self.learner} on {self.device}",
+               f"  {self.n_contributions:,} contributions ({self.n_points:,} points x "
+               f"{self.n_sizes} sizes x {self.n_samples:,} samples)",
+               f"  {self.n_rounds:,} datasets D, {self.n_fits:,} fits, {self.n_chunks:,} chunks "
+               f"of about {self.chunk_size:,} contributions"]
+        if np.isfinite(self.networks_per_call):
+            out.append(f"  {self.networks_per_call:,.0f} D + {{z}} fits per call of the learner")
+        if self.shard is not None or self.missing is not None:
+            where = "" if self.shard is None else \
+                f"shard {self.shard[0]}/{self.shard[1]}: {len(self.shard_chunks):,} chunks"
+            if self.missing is not None:
+                where += (", " if where else "") + \
+                    f"{len(self.missing):,} not yet in {self.cache_directory}"
+            out.append("  " + where)
+        if self.seconds_per_fit is not None:
+            per_fit = ", ".join(f"{1e3 * v:.3g} ms at k={k}"
+                                for k, v in self.seconds_per_fit.items())
+            out.append(f"  calibration ({self.calibration_seconds:.1f} s): {per_fit} per fit")
+            out.append(f"  estimated wall time on {self.device} workers (100% efficiency): "
+                       + ", ".join(f"{_duration(self.seconds_on(w))} on {w}"
+                                   for w in n_workers))
+            if self.shard is not None or self.missing is not None:
+                out.append(f"  this shard's chunks still to compute: "
+                           f"{_duration(self.shard_estimated_seconds)} on one worker")
+        out += [f"  note: {note}" for note in self.notes]
+        return out
+
     def summary(self, n_workers=(1, 10, 100)) -> Summary:
-        """The plan as a :class:`~scaling_kit.results.Summary` (estimated hours on
-        ``n_workers`` workers at full efficiency)."""
+        """The plan as a :class:`~scaling_kit.results.Summary`: counts as facts, and with a
+        calibration the seconds per fit and the estimated hours on ``n_workers`` workers."""
         facts = {"learner": f"{self.learner} on {self.device}",
-                 "contributions": f"{self.n_contributions:,} ({self.n_points} points x "
-                                  f"{self.n_sizes} sizes x {self.n_samples} samples)",
-                 "datasets D": f"{self.n_rounds:,}", "fits": f"{self.n_fits:,}",
-                 "chunks": f"{self.n_chunks:,} of about {self.chunk_size:,} contributions",
-                 "networks per call": f"{self.networks_per_call:,.0f}"}
+                 "contributions": self.n_contributions, "datasets D": self.n_rounds,
+                 "fits": self.n_fits, "chunks": self.n_chunks, "chunk_size": self.chunk_size}
         if self.shard is not None:
-            facts["shard"] = f"{self.shard[0]}/{self.shard[1]}: {len(self.shard_chunks):,} chunks"
+            facts["shard"] = f"{self.shard[0]}/{self.shard[1]} ({len(self.shard_chunks)} chunks)"
         if self.missing is not None:
-            facts["not yet in the cache"] = f"{len(self.missing):,} chunks"
+            facts["chunks not yet in the cache"] = len(self.missing)
         tables = {}
         if self.seconds_per_fit is not None:
-            facts["calibration"] = f"{self.calibration_seconds:.1f} s"
-            facts["estimated, one worker"] = _duration(self.estimated_seconds)
-            if self.shard is not None or self.missing is not None:
-                facts["estimated, this shard's remaining chunks"] = _duration(
-                    self.shard_estimated_seconds)
             tables["seconds per fit (calibration)"] = self.seconds_per_fit.to_frame("seconds")
-            tables[f"estimated wall time on {self.device} workers (100% efficiency)"] = \
-                pd.DataFrame({"workers": list(n_workers),
-                              "hours": [self.seconds_on(w) / 3600 for w in n_workers]}
-                             ).set_index("workers")
+            tables["estimated wall time (100% efficiency)"] = pd.DataFrame(
+                {"workers": list(n_workers),
+                 "hours": [self.seconds_on(w) / 3600 for w in n_workers]}).set_index("workers")
         return Summary(title="Contribution plan", facts=facts, tables=tables,
                        notes=list(self.notes))
 
     def __str__(self) -> str:
-        return str(self.summary())
+        return "\n".join(self.lines())
 
 
 def _duration(seconds) -> str:
