@@ -172,7 +172,7 @@ def _calibration_sizes(ks: np.ndarray) -> np.ndarray:
     ks = np.unique(ks)
     if ks.size <= 3:
         return ks
-    return np.unique(ks[[0, ks.size // 2, ks.size - 1]])
+    return np.unique(ks[[0, (ks.size - 1) // 2, ks.size - 1]])
 
 
 def _calibration_chunk(rounds, k: int, budget: int) -> list:
