@@ -119,9 +119,11 @@ def plan_rounds(sampler: StratifiedSampler, points, ks, k_range, n_samples: int,
         return _per_point_rounds(points, ks, k_range, n_samples, allow_z_in_D, seq)
     rounds = []
     n_points = points.size
+    points = points.astype(np.int32)  # a round keeps its points and samples: 8 bytes a row
+    n_samples = np.int32(n_samples)
     if k_range is None:
         for ki, k in enumerate(ks):
-            need = np.full(n_points, n_samples)
+            need = np.full(n_points, n_samples, dtype=np.int32)
             r = 0
             while need.max() > 0:
                 key = (1, ki, r)
@@ -138,7 +140,7 @@ def plan_rounds(sampler: StratifiedSampler, points, ks, k_range, n_samples: int,
     point_class = sampler.y[points]
     p_excl = np.array([sampler.prob_excluded(k) for k in range(k_lo, k_hi + 1)])  # (nk, K)
     p_min = p_excl.min(axis=0)
-    need = np.full(n_points, n_samples)
+    need = np.full(n_points, n_samples, dtype=np.int32)
     r = 0
     while need.max() > 0:
         key = (3, r)
