@@ -37,7 +37,7 @@ Three parts (``--part``; default all):
 Usage::
 
     python benchmarks/scale_out.py                         # all parts, default sizes
-    python benchmarks/scale_out.py --part scaling --points 20 --samples 10 --repeats 2
+    python benchmarks/scale_out.py --part scaling --points 20 --samples 20 --repeats 2
     python benchmarks/scale_out.py --part storage --storage-samples 100
 """
 
@@ -139,8 +139,7 @@ def part_scaling(opts):
     print(f"  scaling efficiency E = T1 / (2 T2): {efficiency.min():.2f}-{efficiency.max():.2f}")
     print(f"speedup 2 workers: {(t1 / t2).min():.2f}-{(t1 / t2).max():.2f}x")
     full = plan_contributions(learner, ds, _points(ds, PAPER_MLP["points"]), k=PAPER_KS,
-                              n_samples=PAPER_MLP["samples"], random_state=0,
-                              chunk_size=opts.chunk_size, calibrate=0)
+                              n_samples=PAPER_MLP["samples"], random_state=0, calibrate=0)
     one = full.n_fits / fits_per_s  # seconds on one worker (range over repeats)
     e = float(np.median(efficiency))
     print(f"[projection] the paper's MLP profile on fair: {full.n_contributions:,} "
@@ -158,8 +157,8 @@ def part_batching(opts):
     ds = load_dataset("fair", random_state=0)
     learner, recipe = paper_mlp()
     print(f"[batching] fair; learner {recipe}; one chunk, one core, interleaved x{opts.repeats}")
-    for scheme, share, n_points, n_samples in (("shared D", True, opts.points, 2),
-                                              ("one D per sample", False, 8, 4)):
+    for scheme, share, n_points, n_samples in (("shared D", True, opts.points, 10),
+                                              ("one D per sample", False, 16, 4)):
         run = prepare_run(learner, ds, _points(ds, n_points), k=[300], n_samples=n_samples,
                           share_datasets=share, random_state=0, chunk_size=10**6)
         chunk = run.chunks[0]
@@ -248,8 +247,10 @@ def main(argv=None):
                         default="all")
     parser.add_argument("--points", type=int, default=20)
     parser.add_argument("--sizes", type=int, default=10, help="first N of the 10 paper sizes")
-    parser.add_argument("--samples", type=int, default=10, help="samples per (point, k)")
-    parser.add_argument("--chunk-size", type=int, default=2000)
+    parser.add_argument("--samples", type=int, default=20, help="samples per (point, k)")
+    parser.add_argument("--chunk-size", type=int, default=250,
+                        help="scaling slice: contributions per chunk (enough chunks for two "
+                             "workers; the projection uses the default 2,000)")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--calibrate", type=int, default=100)
     parser.add_argument("--storage-points", type=int, default=1000)

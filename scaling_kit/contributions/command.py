@@ -31,9 +31,10 @@ import numpy as np
 
 from .._checks import check_int
 from ..exceptions import CacheError
-from .estimate import plan_contributions
+from .estimate import plan_run
 from .plan import check_shard
-from .sampler import sample_contributions
+from .run import prepare_run
+from .sampler import run_contributions
 from .table import summarize_contributions
 
 __all__ = ["LEARNERS", "add_parser", "build_parser", "main", "make_learner", "parse_points",
@@ -213,11 +214,10 @@ def run(args, out=None) -> int:
                         max_pool=args.max_pool)
     points = parse_points(args.points, data.X_pool.shape[0], args.seed)
     learner = make_learner(args.learner, C=args.C, device=args.device)
-    common = dict(k=args.k, n_samples=args.n_samples, metric=args.metric,
-                  random_state=args.seed, chunk_size=args.chunk_size)
+    run_ = prepare_run(learner, data, points, k=args.k, n_samples=args.n_samples,
+                       metric=args.metric, random_state=args.seed, chunk_size=args.chunk_size)
     calibrate = 0 if args.merge else args.calibrate
-    plan = plan_contributions(learner, data, points, shard=shard, cache=args.cache,
-                              calibrate=calibrate, **common)
+    plan = plan_run(run_, shard=shard, cache=args.cache, calibrate=calibrate)
     print(f"{data.name}: pool {data.X_pool.shape[0]}, test {data.X_test.shape[0]}", file=out)
     print(plan, file=out, flush=True)
     if args.plan:
@@ -225,15 +225,14 @@ def run(args, out=None) -> int:
     n_jobs = -1 if args.scheduler is not None else args.n_jobs
     try:
         with _scheduler(args.scheduler):
-            table = sample_contributions(learner, data, points, n_jobs=n_jobs, cache=args.cache,
-                                         strict=args.merge, shard=shard, storage=args.storage,
-                                         progress=not args.quiet, **common)
+            table = run_contributions(run_, n_jobs=n_jobs, cache=args.cache, strict=args.merge,
+                                      shard=shard, storage=args.storage,
+                                      progress=not args.quiet)
     except CacheError as err:
         print(f"error: {err}", file=out)
         return 1
     if shard is not None:
-        left = plan_contributions(learner, data, points, cache=args.cache, calibrate=0,
-                                  **common).missing
+        left = plan_run(run_, cache=args.cache, calibrate=0).missing
         print(f"shard {shard[0]}/{shard[1]}: {len(table):,} contributions in "
               f"{len(plan.shard_chunks)} chunks; {len(left)} chunks of the run still missing"
               + ("" if left else " (complete: merge with --merge)"), file=out)

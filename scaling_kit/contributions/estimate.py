@@ -35,7 +35,7 @@ from .cache import STORAGES, chunk_path
 from .plan import Round, check_shard, shard_chunk_ids
 from .run import prepare_run
 
-__all__ = ["ContributionPlan", "learner_device", "plan_contributions"]
+__all__ = ["ContributionPlan", "learner_device", "plan_contributions", "plan_run"]
 
 
 def learner_device(learner) -> str:
@@ -224,6 +224,15 @@ def plan_contributions(learner, data, points, *, k=None, k_range=None, n_samples
     run = prepare_run(learner, data, points, k=k, k_range=k_range, n_samples=n_samples,
                       metric=metric, share_datasets=share_datasets, allow_z_in_D=allow_z_in_D,
                       random_state=random_state, chunk_size=chunk_size)
+    return plan_run(run, shard=shard, cache=cache, calibrate=calibrate)
+
+
+def plan_run(run, *, shard=None, cache=None, calibrate=200) -> ContributionPlan:
+    """The :class:`ContributionPlan` of a prepared run
+    (:func:`~scaling_kit.contributions.run.prepare_run`; arguments as in
+    :func:`plan_contributions`), for callers that plan once and then run it."""
+    calibrate = check_int(calibrate, "calibrate", low=0)
+    shard = check_shard(shard)
     ids = shard_chunk_ids(run.n_chunks, shard)
     directory = missing = None
     if cache is not None:

@@ -15,7 +15,7 @@ from .cache import ChunkCache
 from .plan import check_shard, draw_dataset, shard_chunk_ids
 from .run import ENGINE_VERSION, prepare_run
 
-__all__ = ["ENGINE_VERSION", "planned_datasets", "sample_contributions"]
+__all__ = ["ENGINE_VERSION", "planned_datasets", "run_contributions", "sample_contributions"]
 
 
 def _check_n_jobs(n_jobs):
@@ -28,32 +28,58 @@ def _check_n_jobs(n_jobs):
     return n_jobs
 
 
-def _warn_if_cluster_unused(n_jobs):
+def _check_options(n_jobs, strict, progress, shard, cache):
+    n_jobs = _check_n_jobs(n_jobs)
+    strict = check_bool(strict, "strict")
+    progress = check_bool(progress, "progress")
+    shard = check_shard(shard)
+    if cache is not None and not isinstance(cache, (str, os.PathLike)):
+        raise TypeError(f"cache must be a directory (str or pathlib.Path) or None; got "
+                        f"{cache!r} ({type(cache).__name__}).")
+    if shard is not None and cache is None:
+        raise ValueError(f"shard={shard} computes part of a run into a shared cache directory; "
+                         "pass cache=DIR (the same for every shard), or shard=None.")
+    return n_jobs, strict, progress, shard
+
+
+def _warn_if_cluster_unused(n_jobs, stacklevel):
     backend, _ = get_active_backend()
     if n_jobs == 1 and type(backend).__name__ == "DaskDistributedBackend":
         warnings.warn("joblib's dask backend is active but n_jobs=1 computes every chunk in "
                       "this process; pass n_jobs=-1 to run the chunks on the cluster.",
-                      UserWarning, stacklevel=3)
+                      UserWarning, stacklevel=stacklevel)
+
+
+def _indexed_chunk(i, chunk, *args):
+    """``(i, compute_chunk(chunk, *args))``: a worker's result names its chunk."""
+    return i, compute.compute_chunk(chunk, *args)
+
+
+#: joblib >= 1.4 returns results as they finish (``return_as="generator_unordered"``)
+_UNORDERED = tuple(int(v) for v in joblib.__version__.split(".")[:2]) >= (1, 4)
 
 
 def _map_chunks(chunks, todo, args, n_jobs):
-    """Yield ``(i, result)`` for the chunks in ``todo`` as they finish (``todo`` order).
+    """Yield ``(i, result)`` for the chunks in ``todo`` as they finish.
 
-    ``n_jobs=1`` runs in this process. Otherwise joblib's active backend (switch it with
-    ``joblib.parallel_config``; ``backend="dask"`` runs the chunks on a dask cluster): as a
-    generator where the backend supports it, else in waves of a few chunks per worker (e.g.
-    the ``multiprocessing`` backend), so that finished chunks are cached while the others run.
+    ``n_jobs=1`` runs in this process, in ``todo`` order. Otherwise joblib's active backend
+    (switch it with ``joblib.parallel_config``; ``backend="dask"`` runs the chunks on a dask
+    cluster): in order of completion where the backend can stream results (joblib >= 1.4;
+    a slow chunk does not hold back the caching of those finished after it), else in waves of
+    a few chunks per worker (e.g. the ``multiprocessing`` backend), so that finished chunks
+    are cached while the others run. The table never depends on the order.
     """
     if n_jobs == 1:  # in this process, whose caller holds one BLAS thread already
         for i in todo:
             yield i, compute.compute_chunk(chunks[i], *args, pin_threads=False)
         return
-    jobs = [joblib.delayed(compute.compute_chunk)(chunks[i], *args) for i in todo]
     backend, _ = get_active_backend()
     if getattr(backend, "supports_return_generator", False):
-        results = joblib.Parallel(n_jobs=n_jobs, return_as="generator")(jobs)
-        yield from zip(todo, results)
+        jobs = (joblib.delayed(_indexed_chunk)(i, chunks[i], *args) for i in todo)
+        mode = "generator_unordered" if _UNORDERED else "generator"
+        yield from joblib.Parallel(n_jobs=n_jobs, return_as=mode)(jobs)
         return
+    jobs = [joblib.delayed(compute.compute_chunk)(chunks[i], *args) for i in todo]
     wave = 4 * max(1, joblib.effective_n_jobs(n_jobs))
     with joblib.Parallel(n_jobs=n_jobs) as parallel:
         for start in range(0, len(todo), wave):
@@ -136,25 +162,27 @@ def sample_contributions(learner, data, points, *, k=None, k_range=None, n_sampl
     (exact engine, measured: at most 6.5e-14 on digits, 1.1e-15 on wine; tested to 1e-10).
     Use ``n_jobs`` for parallel speed: BLAS inside a chunk is single-threaded.
     """
-    n_jobs = _check_n_jobs(n_jobs)
-    strict = check_bool(strict, "strict")
-    progress = check_bool(progress, "progress")
-    shard = check_shard(shard)
-    if cache is not None and not isinstance(cache, (str, os.PathLike)):
-        raise TypeError(f"cache must be a directory (str or pathlib.Path) or None; got "
-                        f"{cache!r} ({type(cache).__name__}).")
+    _check_options(n_jobs, strict, progress, shard, cache)  # before planning, which can be long
     if cache is not None and random_state is None:
         raise ValueError(
             "cache= needs a fixed random_state (an int, say): the cache stores the chunks of "
             "one planned run, and random_state=None plans a different run every call."
         )
-    if shard is not None and cache is None:
-        raise ValueError(f"shard={shard} computes part of a run into a shared cache directory; "
-                         "pass cache=DIR (the same for every shard), or shard=None.")
     run = prepare_run(learner, data, points, k=k, k_range=k_range, n_samples=n_samples,
                       metric=metric, share_datasets=share_datasets, allow_z_in_D=allow_z_in_D,
                       random_state=random_state, chunk_size=chunk_size)
-    _warn_if_cluster_unused(n_jobs)
+    return run_contributions(run, n_jobs=n_jobs, cache=cache, strict=strict, progress=progress,
+                             shard=shard, storage=storage, stacklevel=3)
+
+
+def run_contributions(run, *, n_jobs=1, cache=None, strict=False, progress=True, shard=None,
+                      storage="npz", stacklevel=2):
+    """Compute (or read from ``cache``) the chunks of a prepared run
+    (:func:`~scaling_kit.contributions.run.prepare_run`) and return its table: the second half
+    of :func:`sample_contributions`, whose arguments these are. For callers that plan once and
+    also inspect the plan (the command line); ``stacklevel`` places re-emitted warnings."""
+    n_jobs, strict, progress, shard = _check_options(n_jobs, strict, progress, shard, cache)
+    _warn_if_cluster_unused(n_jobs, stacklevel + 1)
     ids = shard_chunk_ids(run.n_chunks, shard)
     store = None
     if cache is not None:
@@ -184,7 +212,7 @@ def sample_contributions(learner, data, points, *, k=None, k_range=None, n_sampl
         store.mark_complete()
     for (category, message), count in caught.items():
         suffix = "" if count == 1 else f" (in {count} chunks)"
-        warnings.warn(message + suffix, category, stacklevel=2)
+        warnings.warn(message + suffix, category, stacklevel=stacklevel)
     table = run.table(ids, results)
     if shard is not None:
         table.attrs["shard"] = shard
