@@ -176,3 +176,18 @@ def test_command_merge_reports_missing_chunks(tmp_path, capsys):
     assert "chunks are missing" in capsys.readouterr().out
     assert command_main(_command("--shard", "0/3")[3:]) == 2  # no --cache
     assert "--cache" in capsys.readouterr().err
+
+
+def test_subcommand_hook_for_the_kit_command_line(capsys):
+    """The two lines the kit's command line needs: add_parser(sub) and run(args)."""
+    import argparse
+
+    from scaling_kit.contributions import command
+
+    parser = argparse.ArgumentParser(prog="scaling-kit")
+    sub = parser.add_subparsers(dest="command", required=True)
+    command.add_parser(sub)
+    args = parser.parse_args(["contributions", *_command("--plan", "--calibrate", "0")[3:]])
+    assert args.command == "contributions" and command.run(args) == 0
+    out = capsys.readouterr().out
+    assert "Contribution plan" in out and "36 contributions (6 points x 2 sizes x 3 samples)" in out

@@ -200,10 +200,19 @@ def _write(table, out: str):
 
 def run(args, out=None) -> int:
     """Execute parsed arguments (from :func:`build_parser` or :func:`add_parser`), printing to
-    ``out`` (default: standard output); returns the exit status."""
+    ``out`` (default: standard output). Returns the exit status: 0 done, 1 missing or damaged
+    cache entries (``--merge``), 2 bad arguments (the message on standard error)."""
+    out = sys.stdout if out is None else out
+    try:
+        return _run(args, out)
+    except (ValueError, TypeError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+def _run(args, out) -> int:
     from ..datasets import load_dataset
 
-    out = sys.stdout if out is None else out
     shard = check_shard(args.shard, "--shard")
     if (shard is not None or args.merge) and args.cache is None:
         raise ValueError("--shard and --merge need --cache DIR (the directory every shard "
@@ -246,9 +255,4 @@ def run(args, out=None) -> int:
 
 def main(argv=None) -> int:
     """``python -m scaling_kit.contributions [options]`` (see :func:`build_parser`)."""
-    args = build_parser().parse_args(argv)
-    try:
-        return run(args)
-    except (ValueError, TypeError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    return run(build_parser().parse_args(argv))
