@@ -22,6 +22,7 @@ import json
 import math
 import numbers
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -235,7 +236,6 @@ def provenance(*, profile: str, offline: bool = False, only=None, seconds: float
     """Where and how a run was made: profile, seeds, versions, machine, date, command."""
     import datetime
     import platform
-    import sys
     from importlib import metadata
 
     from threadpoolctl import threadpool_info
@@ -251,10 +251,10 @@ def provenance(*, profile: str, offline: bool = False, only=None, seconds: float
         except metadata.PackageNotFoundError:
             pass
     root = repo_root(Path(__file__).parent)
-    argv0 = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "python"
+    command = _command_line(root)
     return {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "command": " ".join(["scaling-kit" if argv0 == "scaling-kit" else argv0, *sys.argv[1:]]),
+        "command": command,
         "profile": profile,
         "offline": bool(offline),
         "only": list(only) if only else None,
@@ -410,3 +410,29 @@ td,th{{padding:.3em .8em;text-align:left}}</style></head><body>
     path = Path(result.out) / "index.html"
     path.write_text(page, encoding="utf-8")
     return path
+
+
+def _command_line(root) -> str:
+    """The command that made the run, without this machine's paths.
+
+    ``python -m package`` is written as such (``sys.argv[0]`` is then a ``__main__.py`` path);
+    an absolute path argument is written relative to the repository when it is inside it, and
+    as ``<DIR>/name`` otherwise, so that a committed report names no path of a machine.
+    """
+    spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    argv0 = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "python"
+    if spec is not None and spec.name:
+        head = "python -m " + spec.name.removesuffix(".__main__")
+    else:
+        head = "scaling-kit" if argv0 == "scaling-kit" else argv0
+    args = []
+    for arg in sys.argv[1:]:
+        path = Path(arg)
+        if path.is_absolute():
+            try:
+                arg = str(path.resolve().relative_to(Path(root).resolve())) if root else None
+            except ValueError:
+                arg = None
+            arg = arg or f"<DIR>/{path.name}"
+        args.append(arg)
+    return " ".join([head, *args])

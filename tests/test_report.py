@@ -121,3 +121,27 @@ def test_figures_dir_order(monkeypatch, tmp_path):
     monkeypatch.delenv("SCALING_KIT_FIGURES")
     monkeypatch.chdir(tmp_path)
     assert figures_dir() == __import__("pathlib").Path("figures")
+
+
+def test_provenance_command_names_no_path_of_this_machine(tmp_path, monkeypatch):
+    import sys
+    import types
+
+    from scaling_kit.report import _command_line
+
+    root = tmp_path / "checkout"
+    (root / "figures").mkdir(parents=True)
+    outside = tmp_path / "elsewhere" / "scratch"
+    monkeypatch.setattr(sys, "argv", ["/opt/env/lib/scaling_kit/__main__.py", "reproduce",
+                                      "--out", str(root / "figures"), "--cache", str(outside),
+                                      "--only", "01"])
+    monkeypatch.setitem(sys.modules, "__main__",
+                        types.SimpleNamespace(__spec__=types.SimpleNamespace(
+                            name="scaling_kit.__main__")))
+    command = _command_line(root)
+    assert command == "python -m scaling_kit reproduce --out figures --cache <DIR>/scratch --only 01"
+    assert str(tmp_path) not in command
+    # the console script keeps its name
+    monkeypatch.setattr(sys, "argv", ["/opt/env/bin/scaling-kit", "reproduce"])
+    monkeypatch.setitem(sys.modules, "__main__", types.SimpleNamespace(__spec__=None))
+    assert _command_line(root) == "scaling-kit reproduce"
