@@ -131,7 +131,7 @@ def test_the_patterns_catch_what_they_should_and_nothing_else():
     notes, engine, shared = "MATH" + ".md", "ENGINE" + "-NOTES.md", ".." + "/shared/data"
     machine, tracker = "/" + "work/shared", "issue" + " 9"
     for text in [f"see {notes} section 2", f"({engine})", shared, f"cat {machine}/x",
-                 "/" + "home/me/kit", tracker, "Issue" + " #13", "fixed in " + "#" + "13.",
+                 "/" + "home/me/kit", tracker, "Issue #" + "13", "fixed in " + "#" + "13.",
                  "as in PR " + "12", "seed" + "s/001_paper.md"]:
         assert forbidden_hits(text), text
     for text in ["docs/math.md §2", "color='#" + "1f77b4'", "`## 2. Aggregate`",
