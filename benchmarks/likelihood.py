@@ -1,6 +1,6 @@
 """Benchmark: vectorized maximum-likelihood fit of individualized scaling laws.
 
-Target (issue 7): 10,000 points x 500 samples in under 10 s on 2 cores.
+Target: 10,000 points x 500 samples in under 10 s on 2 cores.
 Run:  python benchmarks/likelihood.py [--points 10000] [--samples 500] [--adam]
 Prints wall-clock times of the exact Newton fit (default, grid start) and, with --adam, of the
 paper's Adam procedure, and their agreement.

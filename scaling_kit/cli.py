@@ -13,6 +13,8 @@ import sys
 
 from . import __version__
 
+__all__ = ["main"]
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -47,6 +49,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    """Run the command line with ``argv`` (default ``sys.argv[1:]``); return the exit status.
+
+    0 when every notebook ran (or the plan was printed), 1 when a notebook failed, 2 for a
+    usage error or a bad value (argparse exits with 2 itself).
+    """
     args = _parser().parse_args(argv)
     if args.command != "reproduce":  # pragma: no cover - argparse requires a command
         return 2

@@ -225,6 +225,13 @@ class SklearnClassifier:
         return type(self.estimator).__name__
 
     def fit_predict_proba(self, X_train, y_train, X_eval, n_classes: int, random_state=None):
+        """Fit a clone on ``(X_train, y_train)`` and return its probabilities on ``X_eval``.
+
+        The result has shape ``(len(X_eval), n_classes)``: column ``c`` is the probability of
+        label ``c``, zero for classes absent from ``y_train`` (so that losses on one test set
+        compare across datasets D, docs/math.md §3). ``random_state`` seeds every
+        ``random_state`` parameter of the clone left at None; labels must be ``0..n_classes-1``.
+        """
         model = clone(self.estimator)
         if random_state is not None:
             seeds = _seeded_params(model, random_state)

@@ -102,6 +102,12 @@ class LogisticProblem:
         return np.where(onehot, -others, P)
 
     def loss_sum(self, Xa, y, theta):
+        """Summed cross-entropy ``sum_i -log softmax(theta x_i)[y_i]`` (sigmoid when binary).
+
+        Binary: ``sum_i softplus((1 - 2 y_i) z_i)`` with ``z_i = theta . x_i``, accurate for
+        saturated logits (docs/math.md §7). ``Xa``: augmented features ``[x, 1]`` of shape
+        ``(..., n, d)``; returns shape ``(...)``.
+        """
         z = self.logits(Xa, theta)
         y = np.asarray(y)
         if self.m == 1:  # softplus(u), u = (1 - 2y) z: log1p(exp(-|u|)) + max(u, 0), accurate
@@ -111,6 +117,12 @@ class LogisticProblem:
         return -np.sum(np.take_along_axis(lp, y[..., None], axis=-1)[..., 0], axis=-1)
 
     def objective(self, Xa, y, theta):
+        """The objective ``J = loss_sum + sum_j reg_j theta_j^2 / 2`` (+ ``(sum_k b_k)^2 / 2``).
+
+        scikit-learn's ``LogisticRegression(C=C)`` objective (module docstring): the penalty
+        ``||W||^2 / (2 C)`` on weights only; for multiclass problems the intercept term that
+        picks the minimizer whose intercepts sum to zero. Shape ``(...)``.
+        """
         flat = theta.reshape(theta.shape[:-2] + (self.size,))
         value = self.loss_sum(Xa, y, theta) + 0.5 * np.sum(self.reg * flat**2, axis=-1)
         if self.m > 1:

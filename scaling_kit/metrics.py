@@ -21,6 +21,7 @@ from scipy.special import logsumexp
 
 __all__ = ["METRICS", "check_metrics", "losses_from_logp", "losses_from_proba"]
 
+#: The metric names, in the order of the list above (the default first).
 METRICS = ("log_loss", "softmax_ce", "error", "brier")
 
 

@@ -15,8 +15,15 @@ How the time is estimated (rough, within a factor of about two):
   run in the output folder, else :data:`MEASURED_QUICK_SECONDS`) by the ratio of its other
   work between the profiles.
 
-The MLP's cost can be replaced by a dedicated model: register
-``COST_MODELS["mlp"] = f`` with ``f(work, sizes) -> seconds`` (``work`` a :class:`Work`).
+* MLP contributions are costed by :func:`scaling_kit.mlp_cost.estimate_mlp_cost`, registered
+  as ``COST_MODELS["mlp"]``: the fits the protocol needs (a shared D per round: sizes x samples
+  x (points + 1)), their matrix-product flops, and seconds from a per-epoch timing of the
+  batched trainer at a few sizes on one core.
+
+Any learner's cost can be replaced by a dedicated model: register ``COST_MODELS[learner] = f``
+with ``f(work, sizes) -> seconds`` (``work`` a :class:`Work`, ``sizes`` the notebook's
+:class:`scaling_kit.profiles.Sizes`). Explicit ``rates`` given to :func:`plan` (and the nominal
+rates of ``calibrate=False``) take precedence over a registered model.
 """
 
 from __future__ import annotations
@@ -32,7 +39,8 @@ import numpy as np
 from .config import cache_dir, figures_dir, get_profile
 from .profiles import NOTEBOOKS, SIZES, dataset_choice, offline_setting, sizes
 
-__all__ = ["COST_MODELS", "MEASURED_QUICK_SECONDS", "Plan", "Work", "plan", "workload"]
+__all__ = ["COST_MODELS", "MEASURED_QUICK_SECONDS", "Plan", "Work", "mlp_contribution_seconds", "plan",
+           "workload"]
 
 #: (rows, features, classes) of every dataset a profile can load.
 DATASET_SHAPES = {
@@ -48,7 +56,8 @@ DOWNLOADS_MB = {"miniboone": 60}
 #: machine's wall time; used when no earlier quick run is recorded in the output folder.
 MEASURED_QUICK_SECONDS = {"01": 20.0, "02": 356.0, "03": 14.0, "04": 36.0, "05": 30.0}
 
-#: Replaceable cost models: ``kind -> f(work, sizes) -> seconds``.
+#: Replaceable cost models of contributions: ``learner -> f(work, sizes) -> seconds``
+#: (``"mlp"``: :func:`scaling_kit.mlp_cost.estimate_mlp_cost`, registered below).
 COST_MODELS: dict = {}
 
 
@@ -60,6 +69,8 @@ class Work:
     ``"fits"`` (single model fits, scikit-learn's logistic regression) or ``"other"``
     (simulations and estimator fits; ``count`` is in the notebook's own units, compared
     between profiles only). ``fits`` counts the models trained (D and each D + {z}).
+    ``ks``: the dataset sizes of a block of contributions on a grid of sizes (empty when k is
+    uniform on ``k_range``); ``n_samples``: samples per point and size.
     """
 
     what: str
@@ -71,6 +82,8 @@ class Work:
     k_range: tuple = (100, 1000)
     n_test: int | None = None
     points: int = 1
+    ks: tuple = ()
+    n_samples: int = 0
 
 
 def _ks(lo, hi, n) -> np.ndarray:
@@ -88,12 +101,14 @@ def _shards(name: str) -> int:
     return int(math.log2(max(_pool(name) / (5 * classes), 1))) + 1
 
 
-def _contrib(what, learner, dataset, points, n_k, n_samples, k_range, n_test=None):
+def _contrib(what, learner, dataset, points, n_k, n_samples, k_range, n_test=None, ks=()):
+    """Contributions of ``points`` at ``n_k`` sizes (``ks`` if on a grid), ``n_samples`` each,
+    with one D per (size, sample) shared by every point (the engine's default)."""
     points = min(points, _pool(dataset, n_test))
     count = int(points * n_k * n_samples)
     return Work(what, "contributions", count, fits=count + int(n_k * n_samples),
                 learner=learner, dataset=dataset, k_range=tuple(k_range), n_test=n_test,
-                points=points)
+                points=points, ks=tuple(int(k) for k in ks), n_samples=int(n_samples))
 
 
 def workload(notebook, profile: str | None = None) -> list:
@@ -121,15 +136,16 @@ def workload(notebook, profile: str | None = None) -> list:
     if key == "02":
         blocks = []
         for name, (lo, hi) in s.plan.items():
+            ks = _ks(lo, hi, s.n_ks)
             blocks.append(_contrib(f"log-linear validation, logistic regression: {name}",
-                                   "logreg", name, s.n_points, len(_ks(lo, hi, s.n_ks)),
-                                   s.n_samples, (lo, hi)))
+                                   "logreg", name, s.n_points, len(ks), s.n_samples, (lo, hi),
+                                   ks=ks))
         lo, hi = s.plan[s.nn_dataset]
-        n_k = len(_ks(lo, hi, s.n_ks))
+        ks = _ks(lo, hi, s.n_ks)
         blocks.append(_contrib(f"log-linear validation, MLP: {s.nn_dataset}", "mlp",
-                               s.nn_dataset, s.nn_points, n_k, s.nn_samples, (lo, hi)))
+                               s.nn_dataset, s.nn_points, len(ks), s.nn_samples, (lo, hi), ks=ks))
         blocks.append(_contrib(f"log-linear validation, SVM: {s.nn_dataset}", "svm",
-                               s.nn_dataset, s.nn_points, n_k, s.nn_samples, (lo, hi)))
+                               s.nn_dataset, s.nn_points, len(ks), s.nn_samples, (lo, hi), ks=ks))
         wl = s.which_loss
         blocks.append(_contrib("which loss (four metrics, same fits)", "logreg", "breast_cancer",
                                wl["n_points"], len(wl["ks"]), wl["n_samples"],
@@ -358,12 +374,19 @@ def plan(*, profile: str | None = None, only=None, offline: bool = False, calibr
     def cost(work: Work, s) -> float:
         if work.kind == "other":
             return 0.0
-        if work.learner in COST_MODELS and work.kind == "contributions":
-            return float(COST_MODELS[work.learner](work, s))
+        # the dataset actually loaded (an offline stand-in has its own shape)
         work = Work(**{**work.__dict__, "dataset": used.get(work.dataset, work.dataset)})
+        key = (work.kind, work.learner)
+        if rates is not None and key in rates:
+            return work.count * rates[key]
+        if work.learner in COST_MODELS and work.kind == "contributions":
+            models_used.add(work.learner)
+            return float(COST_MODELS[work.learner](work, s))
         if rates is not None:
-            return work.count * rates[(work.kind, work.learner)]
+            return work.count * rates[key]  # KeyError names the missing rate
         return work.count * _seconds_per_unit(work)
+
+    models_used: set = set()
 
     start = time.perf_counter()
     measured = _measured_quick(out)
@@ -386,8 +409,38 @@ def plan(*, profile: str | None = None, only=None, offline: bool = False, calibr
         if name in DOWNLOADS_MB:
             downloads.append((name, DOWNLOADS_MB[name], (cache_dir() / f"{name}.npz").is_file()))
     stand_ins = sorted({c.label for cs in choices.values() for c in cs if c.stand_in})
-    if "mlp" not in COST_MODELS:
-        notes.append("MLP cost from a short timing of the batched MLP (a dedicated cost model "
-                     "can be registered in scaling_kit.plan.COST_MODELS['mlp']).")
+    for learner in sorted(models_used):
+        model = COST_MODELS[learner]
+        notes.append(f"{learner} contributions costed by "
+                     f"{getattr(model, '__qualname__', repr(model))} "
+                     "(scaling_kit.plan.COST_MODELS); single-core seconds.")
     return Plan(profile, blocks, seconds, downloads, stand_ins,
                 calibration_seconds=time.perf_counter() - start, notes=notes)
+
+
+def mlp_contribution_seconds(work: Work, sizes) -> float:
+    """Single-core seconds of a block of MLP contributions, by the MLP cost model.
+
+    Calls :func:`scaling_kit.mlp_cost.estimate_mlp_cost` with the block's dataset shape
+    (:data:`DATASET_SHAPES`), points, samples and sizes (``work.ks``, else k uniform on
+    ``work.k_range``), the kit's shared-D protocol, and the notebook's network: a
+    :class:`scaling_kit.mlp.BatchedMLPClassifier` with 32 hidden units trained for
+    ``sizes.mlp_epochs`` epochs (200 when the notebook does not set it), as notebook 02 trains.
+    Registered as ``COST_MODELS["mlp"]``.
+    """
+    from .mlp import BatchedMLPClassifier
+    from .mlp_cost import estimate_mlp_cost
+
+    _, n_features, n_classes = DATASET_SHAPES[work.dataset]
+    n_test = work.n_test or min(1000, round(0.25 * DATASET_SHAPES[work.dataset][0]))
+    epochs = sizes.mlp_epochs if "mlp_epochs" in sizes else 200
+    n_samples = work.n_samples or max(work.fits - work.count, 1)
+    grid = dict(ks=list(work.ks)) if work.ks else dict(k_range=tuple(work.k_range))
+    estimate = estimate_mlp_cost(BatchedMLPClassifier(hidden=32, n_epochs=int(epochs)),
+                                 n_features=n_features, n_classes=n_classes,
+                                 n_points=work.points, n_samples=n_samples, n_test=n_test,
+                                 share_datasets=True, **grid)
+    return estimate.seconds
+
+
+COST_MODELS["mlp"] = mlp_contribution_seconds

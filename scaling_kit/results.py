@@ -47,6 +47,7 @@ class Summary:
         return next(iter(self.tables.values()))
 
     def as_text(self) -> str:
+        """The summary as plain text: title, facts, each table with its caption, notes."""
         lines = [self.title, "=" * min(len(self.title), 88)]
         if self.facts:
             lines.append(", ".join(f"{k} = {_fmt(v)}" for k, v in self.facts.items()))

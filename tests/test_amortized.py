@@ -1,4 +1,4 @@
-"""Tests of the amortized scaling-law estimator (MATH.md §4; Covert et al. 2024, Section 3.2)."""
+"""Tests of the amortized scaling-law estimator (docs/math.md §5; Covert et al. 2024, Section 3.2)."""
 
 import numpy as np
 import pytest

@@ -1,4 +1,4 @@
-"""Tests of the maximum-likelihood estimator of individualized scaling laws (MATH.md §4)."""
+"""Tests of the maximum-likelihood estimator of individualized scaling laws (docs/math.md §5)."""
 
 import numpy as np
 import pandas as pd
@@ -66,7 +66,7 @@ def test_profile_nll_equals_gaussian_nll_at_closed_form_c_sigma():
     k = rng.integers(100, 1001, 60).astype(float)
     delta = 0.5 * k**-1.2 + 0.01 * k**-1.0 * rng.standard_normal(60)
     a, b = 1.1, 2.3
-    c = np.mean(delta * k ** (b - a)) / np.mean(k ** (b - 2 * a))  # MATH.md §4
+    c = np.mean(delta * k ** (b - a)) / np.mean(k ** (b - 2 * a))  # closed form: docs/math.md §5
     s2 = np.mean((delta - c * k**-a) ** 2 * k**b)
     direct = -np.mean(stats.norm.logpdf(delta, c * k**-a, np.sqrt(s2 * k**-b)))
     assert profile_nll(k, delta, a, b) == pytest.approx(direct, rel=1e-10)

@@ -131,3 +131,65 @@ def test_a_registered_cost_model_replaces_the_calibration(monkeypatch):
     assert blocks["log-linear validation, MLP: miniboone"] == 123.0
     assert ("mlp", "02") in seen
     assert isinstance(p.notebooks["02"][0][0], Work)
+
+
+def test_the_mlp_cost_model_is_registered_and_used(monkeypatch, tmp_path):
+    from scaling_kit import mlp_cost
+    from scaling_kit import plan as plan_module
+    from scaling_kit.mlp import BatchedMLPClassifier
+
+    assert plan_module.COST_MODELS["mlp"] is plan_module.mlp_contribution_seconds
+
+    # a deterministic stand-in for the per-epoch timing (the only machine-dependent part)
+    def per_epoch(learner, n_features, n_classes, sizes, **_):
+        return 1e-6 * np.asarray(sizes, dtype=float) * n_features
+
+    monkeypatch.setattr(mlp_cost, "_seconds_per_epoch", per_epoch)
+    monkeypatch.setenv("SCALING_KIT_FIGURES", str(tmp_path))
+    p = plan(profile="paper", only="02", rates={("contributions", "logreg"): 0.0,
+                                                ("contributions", "svm"): 0.0})
+    work, seconds = next((w, c) for w, c in p.notebooks["02"] if w.learner == "mlp")
+    s = profiles.sizes("02", "paper")
+    ks = np.unique(np.geomspace(100, 1000, s.n_ks).astype(int))
+    expected = mlp_cost.estimate_mlp_cost(
+        BatchedMLPClassifier(hidden=32, n_epochs=s.mlp_epochs), n_features=50, n_classes=2,
+        n_points=s.nn_points, n_samples=s.nn_samples, ks=ks, n_test=1000, share_datasets=True)
+    assert work.dataset == "miniboone" and work.ks == tuple(ks.tolist())
+    assert seconds == pytest.approx(expected.seconds, rel=1e-12)
+    # the plan's count of fits and the cost model's agree (one D per round, shared)
+    assert expected.n_fits == work.fits
+    assert any("mlp_contribution_seconds" in note for note in p.notes)
+
+    # offline, the stand-in's shape is costed (fair: 8 features), not MiniBooNE's
+    offline = plan(profile="paper", only="02", offline=True,
+                   rates={("contributions", "logreg"): 0.0, ("contributions", "svm"): 0.0})
+    off_seconds = next(c for w, c in offline.notebooks["02"] if w.learner == "mlp")
+    expected_fair = mlp_cost.estimate_mlp_cost(
+        BatchedMLPClassifier(hidden=32, n_epochs=s.mlp_epochs), n_features=8, n_classes=2,
+        n_points=s.nn_points, n_samples=s.nn_samples, ks=ks, n_test=1000, share_datasets=True)
+    assert off_seconds == pytest.approx(expected_fair.seconds, rel=1e-12)
+
+    # explicit rates (and calibrate=False's nominal rates) take precedence over the model
+    nominal = plan(profile="paper", only="02", calibrate=False)
+    mlp_block = next((w, c) for w, c in nominal.notebooks["02"] if w.learner == "mlp")
+    assert mlp_block[1] == pytest.approx(mlp_block[0].count * 5e-3)
+
+
+def test_reproduce_plan_prints_the_mlp_cost_model(monkeypatch, tmp_path, capsys):
+    from scaling_kit import mlp_cost
+    from scaling_kit import plan as plan_module
+
+    calls = []
+
+    def per_epoch(learner, n_features, n_classes, sizes, **_):
+        calls.append(n_features)
+        return 1e-6 * np.asarray(sizes, dtype=float)
+
+    monkeypatch.setattr(mlp_cost, "_seconds_per_epoch", per_epoch)
+    monkeypatch.setattr(plan_module, "_seconds_per_unit", lambda work, budget=0.5: 0.0)
+    monkeypatch.setenv("SCALING_KIT_FIGURES", str(tmp_path))
+    assert main(["reproduce", "--profile", "paper", "--plan", "--only", "02"]) == 0
+    text = capsys.readouterr().out
+    assert "log-linear validation, MLP: miniboone" in text
+    assert "mlp contributions costed by mlp_contribution_seconds" in text
+    assert 50 in calls  # the MLP was costed by the model, on MiniBooNE's 50 features

@@ -66,10 +66,12 @@ class Dataset:
 
     @property
     def n_classes(self) -> int:
+        """Number of classes K (labels are ``0..K-1``), ``len(classes)``."""
         return int(len(self.classes))
 
     @property
     def n_features(self) -> int:
+        """Number of features p, the columns of ``X_pool`` (and ``X_test``)."""
         return int(self.X_pool.shape[1])
 
     def __repr__(self) -> str:
