@@ -6,13 +6,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from scaling_kit.contributions import delta_column, sample_contributions, summarize_contributions
 from scaling_kit.learners import ExactLogisticRegression
 from scaling_kit.metric_comparison import MetricComparison, compare_metrics
 from scaling_kit.metrics import METRICS
 from scaling_kit.results import Summary
-from scaling_kit.sign_changes import find_sign_changes
+from scaling_kit.sign_changes import familywise_z, find_sign_changes
 
 KS = np.array([25, 50, 100, 200])
 
@@ -232,3 +233,15 @@ def test_allow_z_in_D_effect_small_when_k_much_smaller_than_pool(make_problem, a
     d_out = b.loc[(out, 150), "mean"] - a.loc[(out, 150), "mean"]
     se_out = np.hypot(a.loc[(out, 150), "sem"], b.loc[(out, 150), "sem"])
     assert abs(d_out) > 6 * se_out
+
+
+def test_familywise_z():
+    assert familywise_z(1) == pytest.approx(stats.norm.ppf(0.975))
+    assert familywise_z(300, 0.05) == pytest.approx(stats.norm.ppf(1 - 0.05 / 600))
+    assert familywise_z(10) < familywise_z(100)
+    with pytest.raises(ValueError, match="n_tests"):
+        familywise_z(0)
+    with pytest.raises(TypeError, match="n_tests"):
+        familywise_z(2.5)
+    with pytest.raises(ValueError, match="level"):
+        familywise_z(3, level=1.0)
