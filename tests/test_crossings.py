@@ -63,6 +63,16 @@ def test_check_crossings_confirms_a_true_crossing_and_no_false_one():
     assert check.z == pytest.approx(familywise_z(2, 0.01))
     assert (check.k_min, check.k_max) == (20, 200)
     assert isinstance(check.summary(), Summary)
+    # the pair's laws (first half) and its held-out means (second half), ready to draw
+    crossing = check.crossing(0, 1)
+    assert crossing.k_cross == pytest.approx(row.k_cross, rel=1e-12)
+    means = check.pair_means(0, 1)
+    odd = samples[samples["sample"] % 2 == 1]
+    assert means.loc[200, "mean_2"] == pytest.approx(
+        odd.loc[(odd.point == 1) & (odd.k == 200), "delta"].mean(), rel=1e-12)
+    assert list(means.columns) == ["mean_1", "sem_1", "mean_2", "sem_2"]
+    with pytest.raises(ValueError, match="not in the samples"):
+        check.pair_means(0, 7)
 
 
 def test_check_crossings_detects_a_contradiction_in_the_held_out_half():

@@ -94,7 +94,8 @@ class CrossingCheck:
     first half), ``predicted_min, predicted_max`` (``psi_i - psi_j`` of the fitted laws at the
     smallest and the largest k), ``observed_min, observed_max`` (difference of the other half's
     means), ``se_min, se_max`` and ``status`` (``confirmed``, ``contradicted``, ``unresolved``).
-    ``z``: the family-wise threshold used; ``laws``: the fits of the first half.
+    ``z``: the family-wise threshold used; ``laws``: the fits of the first half;
+    ``held_out``: the second half's means (``summarize_contributions``).
     """
 
     pairs: pd.DataFrame
@@ -103,6 +104,7 @@ class CrossingCheck:
     k_min: float
     k_max: float
     laws: object
+    held_out: pd.DataFrame
 
     @property
     def n_predicted(self) -> int:
@@ -118,6 +120,27 @@ class CrossingCheck:
     def n_contradicted(self) -> int:
         """Predicted crossings whose held-out order is the opposite at an end, beyond ``z`` s.e."""
         return int((self.pairs["status"] == "contradicted").sum())
+
+    def crossing(self, point_i, point_j) -> LawCrossing:
+        """The :class:`LawCrossing` of two points' laws fitted on the first half."""
+        par = self.laws.fitted
+        missing = [p for p in (point_i, point_j) if p not in par.index]
+        if missing:
+            raise ValueError(f"points {missing} have no law fitted on the first half (fitted: "
+                             f"{par.index.tolist()[:10]}...).")
+        return law_crossing(par.loc[point_i, "c"], par.loc[point_i, "alpha"],
+                            par.loc[point_j, "c"], par.loc[point_j, "alpha"])
+
+    def pair_means(self, point_i, point_j) -> pd.DataFrame:
+        """The held-out means of two points, indexed by k: ``mean_1, sem_1, mean_2, sem_2``
+        (the input of :func:`scaling_kit.plots.plot_law_crossing`)."""
+        out = {}
+        for n, point in ((1, point_i), (2, point_j)):
+            if point not in self.held_out.index.get_level_values("point"):
+                raise ValueError(f"point {point!r} is not in the samples.")
+            m = self.held_out.xs(point, level="point")
+            out[f"mean_{n}"], out[f"sem_{n}"] = m["mean"], m["sem"]
+        return pd.DataFrame(out)
 
     def summary(self) -> Summary:
         """Counts of predicted, confirmed and contradicted crossings, and the confirmed pairs."""
@@ -189,4 +212,5 @@ def check_crossings(samples, *, level=0.05, delta_col="delta", min_k=3) -> Cross
         "observed_min": obs[:, 0], "observed_max": obs[:, 1],
         "se_min": err[:, 0], "se_max": err[:, 1], "status": status,
     })
-    return CrossingCheck(pairs=pairs, z=z, level=level, k_min=k_min, k_max=k_max, laws=laws)
+    return CrossingCheck(pairs=pairs, z=z, level=level, k_min=k_min, k_max=k_max, laws=laws,
+                         held_out=held)
