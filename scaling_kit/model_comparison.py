@@ -43,7 +43,9 @@ class ModelComparison:
     means : ``{model: summarize_contributions table}`` (mean, std, count, sem per (point, k)).
     params : one row per model: ``n_points, n_samples, n_fitted, r2_median`` (per point),
         ``r2_across_points`` (Table 1), ``alpha_q10, alpha_median, alpha_q90,
-        fraction_alpha_positive``.
+        fraction_alpha_positive`` and ``snr_median``: the median over (point, k) of
+        ``|mean| / std``, the signal-to-noise ratio of one sampled contribution (the paper's
+        Appendix C.1 explains the poorer fits of MLPs and SVMs by a lower one).
     options : the sampling options and sizes used.
     """
 
@@ -85,16 +87,20 @@ class ModelComparison:
         notes = [f"{model}: no law ({reason})" for model, reason in self.errors.items()]
         notes.append("r2_across_points: the paper's Table 1 statistic (R^2 of the fitted laws "
                      "across points, averaged over k); r2_median: median per-point R^2 in log "
-                     "space.")
+                     "space; snr_median: median |mean| / std of one sampled contribution.")
         return Summary(title="Individualized laws by model class",
                        facts={key: str(value) for key, value in self.options.items()},
                        tables={"Per model": self.params}, notes=notes)
 
 
-def _law_row(laws, n_points, n_samples) -> dict:
+def _law_row(laws, means, n_points, n_samples) -> dict:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        snr = (means["mean"].abs() / means["std"]).to_numpy()
+    snr = snr[np.isfinite(snr)]
     row = {"n_points": n_points, "n_samples": n_samples, "n_fitted": 0, "r2_median": np.nan,
            "r2_across_points": np.nan, "alpha_q10": np.nan, "alpha_median": np.nan,
-           "alpha_q90": np.nan, "fraction_alpha_positive": np.nan}
+           "alpha_q90": np.nan, "fraction_alpha_positive": np.nan,
+           "snr_median": float(np.median(snr)) if snr.size else np.nan}
     if laws is None:
         return row
     alpha = laws.fitted["alpha"]
@@ -149,7 +155,7 @@ def compare_models(models, data, ks, *, options=None, random_state=None,
             laws[name] = fit_loglinear_laws(means[name])
         except ValueError as err:  # every point changes sign: reported, not fitted
             laws[name], errors[name] = None, str(err)
-        rows[name] = _law_row(laws[name], len(points), n_samples)
+        rows[name] = _law_row(laws[name], means[name], len(points), n_samples)
     return ModelComparison(laws=laws, errors=errors, means=means,
                            params=pd.DataFrame.from_dict(rows, orient="index"),
                            options={"ks": ks.tolist(), **options})

@@ -44,6 +44,9 @@ def test_each_model_is_the_validation_of_its_own_samples(cancer):
         assert res.params.loc[name, "r2_across_points"] == ref.r2_overall
         assert res.params.loc[name, "n_fitted"] == len(ref.fitted)
         assert res.params.loc[name, ["n_points", "n_samples"]].tolist() == [len(pts), n]
+        s = summarize_contributions(table)
+        assert res.params.loc[name, "snr_median"] == pytest.approx(
+            np.median(s["mean"].abs() / s["std"]), rel=1e-12)
     t1 = res.table1("breast cancer")
     assert list(t1.columns) == ["exact", "lbfgs"] and t1.index.tolist() == ["breast cancer"]
     corr = res.alpha_correlations()
