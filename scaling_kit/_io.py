@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["atomic_save_npz", "atomic_write_text", "hash_arrays"]
+__all__ = ["atomic_save_npz", "atomic_write_bytes", "atomic_write_text", "hash_arrays"]
 
 
 def _atomic_write(path, write) -> Path:
@@ -38,6 +38,11 @@ def atomic_save_npz(path, arrays: dict, *, compressed: bool = False) -> Path:
     """Write ``arrays`` to ``path`` (.npz) atomically; create the directory if needed."""
     save = np.savez_compressed if compressed else np.savez
     return _atomic_write(path, lambda fh: save(fh, **arrays))
+
+
+def atomic_write_bytes(path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically; create the directory if needed."""
+    return _atomic_write(path, lambda fh: fh.write(data))
 
 
 def atomic_write_text(path, text: str) -> Path:

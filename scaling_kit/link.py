@@ -1,7 +1,7 @@
 """The aggregate-individual link: the mean marginal contribution is the learning curve's step.
 
-docs/math.md §3. :func:`aggregate_individual_link` checks the footnote to Covert et al.'s
-Eq. 2. For z drawn from the pool and D a stratified draw of size k from the pool without z,
+docs/math.md §3.6. :func:`aggregate_individual_link` checks the footnote to Covert et al.'s
+Eq. 2. For D uniform among the k-subsets of the pool and z uniform outside D,
 
     E_z[Delta(z, D)] = eps(k) - eps(k + 1) ~= -eps'(k),
 
@@ -9,15 +9,21 @@ with ``eps(k)`` the expected test loss at size k. For ``eps(k) = eps_inf + a k^b
 contribution is ``-a b k^(b-1)``: it decays with exponent ``1 - b``, to be compared with the
 individual exponents alpha(z).
 
-Why the identity holds with the engine's sampler (:mod:`scaling_kit.sampling`): for z uniform
-on the pool and D ~ strat(k) conditioned on z not in D, the marginal law of D is exactly
-strat(k) (the conditioning weights ``1 / P(z not in D)`` sum to one over the points outside
-D), so ``E_z E[loss(D)] = eps(k)``. ``D + {z}`` has the class counts of strat(k) plus one point
-of class c with probability ``n_c / n``: it equals strat(k + 1) when the rounding of the class
-counts agrees (exactly, e.g., for a mirror-symmetric binary problem with balanced classes), and
-differs from it by a class-rounding term of the order of a single contribution otherwise. A
-fitted smooth curve averages that term out over k. :func:`expected_loss` estimates ``eps(k)``
-with exactly the engine's stratified draws.
+With the engine's class-balanced draws (:mod:`scaling_kit.sampling`, as in the paper) the
+identity over *all* points is approximate. For z uniform on the pool and D ~ strat(k) drawn
+from the pool without z, the marginal law of D is exactly strat(k) (the weights
+``1 / P(z not in D)`` cancel), so ``E_z E[loss(D)] = eps(k)``; but ``D + {z}`` has the class
+counts of strat(k) plus one point of class c with probability ``pi_c``, not those of
+strat(k + 1). A random point unbalances D, and when the loss is convex in the class counts the
+mean contribution falls short of the curve's step (measured in notebook 01). The identity is
+*exact* for the points of the class that the stratified counts add from k to k + 1: if
+``counts(k + 1) = counts(k) + e_c``, then for z uniform on class c and D ~ strat(k) from the
+pool without z, ``D + {z}`` is exactly strat(k + 1) (within class c, a uniform point joined to a
+uniform subset avoiding it is a uniform larger subset), so
+
+    E_{z in class c}[Delta(z, D)] = eps(k) - eps(k + 1)    (exact; LinkResult.steps).
+
+:func:`expected_loss` estimates ``eps(k)`` with exactly the engine's stratified draws.
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ from scipy import stats
 from ._checks import as_problem, check_int, check_random_state, check_sizes, spawn_seeds
 from .aggregate import OffsetPowerLaw, PowerLaw, learning_curve
 from .backends import get_backend
-from .contributions import sample_contributions, summarize_contributions
+from .contributions import planned_datasets, sample_contributions, summarize_contributions
 from .laws.validation import fit_loglinear_laws
 from .metrics import check_metrics
 from .results import Summary
@@ -119,7 +125,18 @@ class LinkResult:
         contributions), ``sem`` (standard deviation of the point means / sqrt(n_points): the
         spread between points; datasets shared between points add a correlation it ignores),
         ``difference`` = ``eps(k) - eps(k+1)`` and ``minus_derivative`` = ``-eps'(k)`` of the
-        fitted curve, ``z_score`` = ``(mean_delta - difference) / sem``.
+        fitted curve, ``z_score`` = ``(mean_delta - difference) / sem``; ``se``, the standard
+        error of ``mean_delta`` as an estimate of the pool average (see
+        :func:`aggregate_individual_link`), ``difference_se`` (delta method of the fitted
+        curve, :meth:`~scaling_kit.aggregate.OffsetPowerLaw.difference_se`) and
+        ``z_combined = (mean_delta - difference) / sqrt(se^2 + difference_se^2)``.
+    steps : the exact class-step identity, indexed by k: ``added_class`` (the class whose
+        stratified count grows from k to k + 1; -1 when the counts change otherwise),
+        ``class_points`` (sampled points of that class), ``class_mean_delta`` and
+        ``class_se`` (their mean contribution and its standard error, as ``se``), ``step`` =
+        ``eps(k) - eps(k+1)`` from the curve points themselves (no fitted form; NaN unless
+        k and k + 1 are both curve sizes), ``step_se`` and ``z_step = (class_mean_delta -
+        step) / sqrt(class_se^2 + step_se^2)``.
     curve : the learning-curve points, indexed by size: ``mean, sem`` (and more columns).
     form : the fitted curve (:mod:`scaling_kit.aggregate` form with ``difference``,
         ``derivative``).
@@ -142,6 +159,7 @@ class LinkResult:
     points: np.ndarray
     metric: str
     curve_method: str
+    steps: pd.DataFrame | None = None
 
     @property
     def params(self) -> pd.Series:
@@ -186,11 +204,14 @@ class LinkResult:
                 "share of alphas below 1 - b": self.implied_exponent_percentile,
             })
         fitted = pd.DataFrame({"estimate": pd.Series(self.form.params_, dtype=float)})
+        tables = {"mean contribution against the curve's step, by k": self.table}
+        if self.steps is not None:
+            tables["exact identity for the class added from k to k + 1"] = self.steps
+        tables["fitted learning curve"] = fitted
         return Summary(
             title="Aggregate-individual link: E_z[Delta(z, D)] = eps(k) - eps(k+1) ~= -eps'(k)",
             facts=facts,
-            tables={"mean contribution against the curve's step, by k": self.table,
-                    "fitted learning curve": fitted},
+            tables=tables,
         )
 
     def __repr__(self) -> str:
@@ -223,7 +244,19 @@ def aggregate_individual_link(learner, data, ks, *, points=50, n_samples=100,
     seeds; log loss only); (3) fit ``form`` (``"power law + offset"``, ``"power law"`` or an
     unfitted :mod:`scaling_kit.aggregate` form) and compare ``difference(k)``; (4) fit the
     individual laws (:func:`~scaling_kit.laws.validation.fit_loglinear_laws`, sign-changing
-    points flagged) and report the implied exponent ``1 - b`` beside their alphas.
+    points flagged) and report the implied exponent ``1 - b`` beside their alphas; (5) with
+    ``curve_method="stratified"``, check the exact class-step identity (module docstring) at
+    every k whose k + 1 is a curve size (``LinkResult.steps``; include ``ks + 1`` in
+    ``curve_sizes`` for it, e.g. ``curve_sizes=np.union1d(ks, np.add(ks, 1))``).
+
+    Standard errors (``se``, ``class_se``) treat ``mean_delta`` as an estimate of the average
+    over the whole pool (or over the class): the drawn datasets are the sampling units (a
+    cluster-robust standard error of the mean over the rows, clusters = drawn datasets, which
+    is exact when each D serves many points, ``share_datasets=True``), plus, when ``points`` is
+    a subset, the point-sampling variance ``(1 - P/N) s_points^2 / P`` (finite population of
+    N points, P sampled; it also counts the datasets' noise in the point means again, so the
+    sum is slightly conservative). With every point of the pool (``points=N``) only the
+    datasets' term remains.
 
     ``data`` is a :class:`scaling_kit.datasets.Dataset` or a tuple ``(X_pool, y_pool, X_test,
     y_test)``. The points, the contributions and the curve draw from three independent child
@@ -271,12 +304,14 @@ def aggregate_individual_link(learner, data, ks, *, points=50, n_samples=100,
         raise ValueError("curve_sizes must hold at least 3 sizes for a curve fit; got "
                          f"{curve_sizes.tolist()}.")
 
-    # (1) individual contributions
+    # (1) individual contributions, and the drawn dataset behind every row
+    contribution_seed = int(seq_contributions.generate_state(1)[0])
     df = sample_contributions(learner, problem, points, k=ks,
                               n_samples=n_samples, metric=metric,
-                              share_datasets=share_datasets,
-                              random_state=int(seq_contributions.generate_state(1)[0]),
+                              share_datasets=share_datasets, random_state=contribution_seed,
                               n_jobs=n_jobs, progress=progress)
+    datasets = _dataset_of_rows(df, problem, points, ks, n_samples, share_datasets,
+                                contribution_seed)
     summ = summarize_contributions(df)
     point_means = summ["mean"].unstack("k")
     table = pd.DataFrame({
@@ -284,6 +319,11 @@ def aggregate_individual_link(learner, data, ks, *, points=50, n_samples=100,
         "sem": point_means.std(axis=0, ddof=1) / np.sqrt(point_means.shape[0]),
     })
     table.index.name = "k"
+    delta = df["delta"].to_numpy(dtype=float)
+    k_rows = df["k"].to_numpy()
+    point_rows = df["point"].to_numpy()
+    table["se"] = [_pool_mean_se(delta[k_rows == k], datasets[k_rows == k],
+                                 point_rows[k_rows == k], n_pool) for k in table.index]
 
     # (2) the learning curve on the same problem
     arrays = (X_pool, y_pool, X_test, y_test)
@@ -303,6 +343,13 @@ def aggregate_individual_link(learner, data, ks, *, points=50, n_samples=100,
     table["difference"] = form.difference(kf)
     table["minus_derivative"] = -form.derivative(kf)
     table["z_score"] = (table["mean_delta"] - table["difference"]) / table["sem"]
+    table["difference_se"] = form.difference_se(kf)
+    table["z_combined"] = ((table["mean_delta"] - table["difference"])
+                           / np.hypot(table["se"], table["difference_se"]))
+    steps = None
+    if curve_method == "stratified":
+        steps = _class_steps(ks, y_pool, problem.n_classes, curve, delta, datasets, point_rows,
+                             k_rows)
     b = float(form.params_["b"])
     md = table["mean_delta"].to_numpy()
     mean_alpha = (-stats.linregress(np.log(kf), np.log(md)).slope if np.all(md > 0)
@@ -319,4 +366,78 @@ def aggregate_individual_link(learner, data, ks, *, points=50, n_samples=100,
     return LinkResult(table=table, curve=curve, form=form, implied_exponent=1.0 - b,
                       mean_curve_alpha=float(mean_alpha), laws=laws, alphas=alphas,
                       contributions=df, points=points, metric=metric,
-                      curve_method=curve_method)
+                      curve_method=curve_method, steps=steps)
+
+
+def _dataset_of_rows(df, problem, points, ks, n_samples, share_datasets, random_state):
+    """For every row of ``df``, the index of the drawn dataset D it was computed on (the plan
+    of :func:`~scaling_kit.contributions.planned_datasets` for the same arguments)."""
+    plan = planned_datasets(problem, points, k=ks, n_samples=n_samples,
+                            share_datasets=share_datasets, random_state=random_state)
+    keys = pd.DataFrame({
+        "point": np.concatenate([r["points"] for r in plan]).astype(np.int64),
+        "k": np.concatenate([np.full(len(r["points"]), r["k"]) for r in plan]).astype(np.int64),
+        "sample": np.concatenate([r["sample"] for r in plan]).astype(np.int64),
+        "dataset": np.concatenate([np.full(len(r["points"]), i) for i, r in enumerate(plan)]),
+    })
+    rows = df[["point", "k", "sample"]].astype(np.int64)
+    merged = rows.merge(keys, on=["point", "k", "sample"], how="left")
+    if len(merged) != len(df) or merged["dataset"].isna().any():  # pragma: no cover - a bug
+        raise RuntimeError("link: could not match every contribution to its drawn dataset.")
+    return merged["dataset"].to_numpy(dtype=np.int64)
+
+
+def _pool_mean_se(values, datasets, points, n_population) -> float:
+    """Standard error of the mean of ``values`` as an estimate of the average over a finite
+    population of ``n_population`` points (docs/math.md §3.6).
+
+    Datasets term: the cluster-robust (CR1) variance of a mean with the drawn datasets as
+    clusters, ``R / (R - 1) * sum_r S_r^2 / n^2`` with ``S_r`` the sum of ``values - mean``
+    over the rows of dataset r. Points term: ``(1 - P / n_population) * s^2 / P`` with ``s``
+    the standard deviation of the P point means (zero when every point is sampled).
+    """
+    n = values.size
+    if n < 2:
+        return np.nan
+    centred = values - values.mean()
+    sums = pd.Series(centred).groupby(datasets).sum().to_numpy()
+    r = sums.size
+    var_datasets = r / (r - 1) * np.sum(sums**2) / n**2 if r > 1 else np.nan
+    point_means = pd.Series(values).groupby(points).mean()
+    p = point_means.size
+    fpc = max(1.0 - p / n_population, 0.0)
+    var_points = fpc * point_means.var(ddof=1) / p if p > 1 else 0.0
+    return float(np.sqrt(var_datasets + var_points))
+
+
+def _class_steps(ks, y_pool, n_classes, curve, delta, datasets, point_rows, k_rows):
+    """The exact class-step identity at every k (see the module docstring)."""
+    sampler = StratifiedSampler(y_pool, n_classes)
+    class_sizes = np.bincount(y_pool, minlength=n_classes)
+    point_class = y_pool[point_rows]
+    rows = []
+    for k in ks:
+        row = {"k": int(k), "added_class": -1, "class_points": 0,
+               "class_mean_delta": np.nan, "class_se": np.nan, "step": np.nan,
+               "step_se": np.nan, "z_step": np.nan}
+        try:
+            change = sampler.counts(int(k) + 1) - sampler.counts(int(k))
+        except ValueError:
+            change = np.zeros(n_classes, dtype=np.int64)
+        if np.sum(change == 1) == 1 and np.sum(change != 0) == 1:
+            c = int(np.flatnonzero(change == 1)[0])
+            sel = (k_rows == k) & (point_class == c)
+            row["added_class"] = c
+            row["class_points"] = int(np.unique(point_rows[sel]).size)
+            if sel.sum() >= 2:
+                row["class_mean_delta"] = float(pd.Series(delta[sel]).groupby(
+                    point_rows[sel]).mean().mean())
+                row["class_se"] = _pool_mean_se(delta[sel], datasets[sel], point_rows[sel],
+                                                int(class_sizes[c]))
+        if k in curve.index and k + 1 in curve.index:
+            row["step"] = float(curve.loc[k, "mean"] - curve.loc[k + 1, "mean"])
+            row["step_se"] = float(np.hypot(curve.loc[k, "sem"], curve.loc[k + 1, "sem"]))
+        row["z_step"] = ((row["class_mean_delta"] - row["step"])
+                         / np.hypot(row["class_se"], row["step_se"]))
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("k")

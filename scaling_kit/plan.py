@@ -46,7 +46,7 @@ DOWNLOADS_MB = {"miniboone": 60}
 #: Quick-profile run time of each notebook (seconds): the kernel CPU time measured with
 #: ``scaling-kit reproduce`` on a 2-core x86-64 machine (see the README), close to an idle
 #: machine's wall time; used when no earlier quick run is recorded in the output folder.
-MEASURED_QUICK_SECONDS = {"01": 29.0, "02": 356.0, "03": 10.0, "04": 36.0, "05": 30.0}
+MEASURED_QUICK_SECONDS = {"01": 20.0, "02": 356.0, "03": 14.0, "04": 36.0, "05": 30.0}
 
 #: Replaceable cost models: ``kind -> f(work, sizes) -> seconds``.
 COST_MODELS: dict = {}
@@ -103,17 +103,20 @@ def workload(notebook, profile: str | None = None) -> list:
     if key == "01":
         link = s.link
         return [
-            Work("learning curves: digits, fair", "fits",
+            Work("learning curves: digits, fair (exercise)", "fits",
                  s.n_seeds * (_shards("digits") + _shards("fair")),
                  fits=s.n_seeds * (_shards("digits") + _shards("fair")), dataset="digits",
                  k_range=(50, 1300)),
             _contrib("aggregate-individual link", "logreg", "breast_cancer", link["points"],
                      len(link["ks"]), link["n_samples"], (min(link["ks"]), max(link["ks"])),
                      n_test=200),
-            Work("learning curve of the link", "fits", link["n_datasets"] * len(link["ks"]),
-                 fits=link["n_datasets"] * len(link["ks"]), dataset="breast_cancer",
-                 k_range=(min(link["ks"]), max(link["ks"])), n_test=200),
-            Work("coin model, NMT fits", "other", s.coin_trials),
+            # exact-engine fits of single datasets: costed as unshared contributions (one D
+            # per contribution, points=1), which fit about as much
+            Work("learning curve of the link (exact fits at every k and k + 1)",
+                 "contributions", link["n_datasets"] * 2 * len(link["ks"]),
+                 fits=link["n_datasets"] * 2 * len(link["ks"]), dataset="breast_cancer",
+                 k_range=(min(link["ks"]), max(link["ks"])), n_test=200, points=1),
+            Work("coin model (two runs), NMT fits", "other", 2 * s.coin_trials),
         ]
     if key == "02":
         blocks = []
@@ -148,10 +151,14 @@ def workload(notebook, profile: str | None = None) -> list:
                            4 * noise["n_datasets"] * noise["n_seeds"]))
         return blocks
     if key == "03":
-        ols = s.ols_datasets * (len(s.ols_ks) + 2)
-        logit = s.logit_datasets * len(s.logit_ks)
-        return [Work("OLS simulations (datasets x sizes)", "other", ols),
-                Work("logistic simulations (Newton fits)", "other", logit * 2)]
+        # units of about one microsecond of CPU (measured on the quick profile): Newton fits
+        # cost in proportion to k, OLS draws per (dataset, size, point), the rest is fixed
+        ols = s.ols_datasets * (3 * len(s.ols_ks) + 14) + 9 * s.noise_draws
+        logit = s.logit_datasets * sum(s.logit_ks)
+        return [Work("OLS simulations (datasets x sizes x points)", "other", ols),
+                Work("logistic simulations (Newton fits, datasets x k)", "other", logit),
+                Work("random test sets", "other", 100 * s.n_test_sets),
+                Work("imports and figures", "other", 7_000_000)]
     if key == "04":
         real = s.real
         return [
@@ -243,7 +250,7 @@ def _seconds_per_unit(work: Work, budget: float = 0.5) -> float:
         n_samples, spent, count = 1, 0.0, 0
         while spent < budget and n_samples <= 256:
             start = time.perf_counter()
-            table = sample_contributions(learner, X, y, Xt, yt, np.arange(points), k=[k],
+            table = sample_contributions(learner, (X, y, Xt, yt), np.arange(points), k=[k],
                                          n_samples=n_samples, random_state=0, progress=False)
             spent += time.perf_counter() - start
             count += len(table)

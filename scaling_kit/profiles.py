@@ -53,17 +53,19 @@ NOTEBOOKS = {
 #: ``seed`` is the base seed of the notebook's random streams.
 SIZES = {
     "01": {
+        # link: contributions of every point of the breast-cancer pool (569 rows - 200 test =
+        # 369 points) at each k; the learning curve at every k and k + 1 (n_datasets draws each)
         "quick": dict(
-            datasets=("digits", "fair", "breast_cancer"), seed=0,
-            n_seeds=3,                       # learning-curve repetitions (digits, fair)
-            coin_trials=20_000,              # Monte Carlo trials of the coin model
-            link=dict(ks=(10, 20, 40, 80), points=80, n_samples=150, n_datasets=1500),
+            datasets=("digits", "breast_cancer", "fair"), seed=0,
+            n_seeds=3,                       # learning-curve repetitions (digits; fair: exercise)
+            coin_trials=20_000,              # Monte Carlo trials of the coin model, per size
+            link=dict(ks=(10, 20, 40, 80), points=369, n_samples=60, n_datasets=1500),
         ),
         "paper": dict(
-            datasets=("digits", "fair", "breast_cancer"), seed=0,
+            datasets=("digits", "breast_cancer", "fair"), seed=0,
             n_seeds=10,
             coin_trials=200_000,
-            link=dict(ks=(10, 14, 20, 28, 40, 57, 80), points=300, n_samples=1000,
+            link=dict(ks=(10, 14, 20, 28, 40, 57, 80), points=369, n_samples=1000,
                       n_datasets=5000),
         ),
     },
@@ -99,14 +101,22 @@ SIZES = {
     "03": {
         "quick": dict(
             datasets=(), seed=0,
+            fixed_k=20, noise_draws=20_000,  # one fixed design: Monte Carlo over label noise
             ols_datasets=4000, ols_ks=tuple(2 ** k for k in range(7, 15)), cross_k=1000,
-            logit_datasets=1500, logit_ks=(100, 200, 400, 800, 1600), n_pool=2000,
+            logit_datasets=1500, logit_ks=(100, 178, 316, 562, 1000, 1778),
+            validation_sizes=(100, 1000), n_pool=1000,
+            window=(100, 1000), n_window=10,  # the paper's k range and number of sizes
+            n_test_sets=2000,                # random test sets for the spread of c_1(V)
         ),
         "paper": dict(
             datasets=(), seed=0,
+            fixed_k=20, noise_draws=200_000,
             ols_datasets=50_000, ols_ks=tuple(2 ** k for k in range(6, 17)), cross_k=1000,
-            logit_datasets=10_000, logit_ks=(100, 200, 400, 800, 1600, 3200, 6400),
-            n_pool=5000,
+            logit_datasets=10_000,
+            logit_ks=(100, 129, 167, 215, 278, 359, 464, 599, 774, 1000, 1778, 3162, 5623),
+            validation_sizes=(100, 1000), n_pool=1000,
+            window=(100, 1000), n_window=10,
+            n_test_sets=5000,
         ),
     },
     "04": {

@@ -53,6 +53,28 @@ def test_shard_sizes_are_powers_of_two_of_the_pool():
         shard_sizes(0)
 
 
+def test_learning_curve_fits_with_one_blas_thread(cancer):
+    """Each fit runs under a one-thread BLAS/OpenMP limit (threadpoolctl), whatever the
+    caller's setting: with the caller at two threads, a scoring callable sees one thread for
+    every library during the run."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    seen = []
+
+    def threads(y_true, proba):
+        seen.extend(lib["num_threads"] for lib in threadpool_info())
+        return 0.0
+
+    with threadpool_limits(limits=2):
+        if max((lib["num_threads"] for lib in threadpool_info()), default=1) < 2:
+            pytest.skip("no threaded BLAS/OpenMP library here: nothing to limit")
+        learning_curve(LogisticRegression(max_iter=1000), cancer, sizes=[20, 40], n_seeds=1,
+                       scoring={"threads": threads}, random_state=0)
+        after = [lib["num_threads"] for lib in threadpool_info()]
+    assert seen and set(seen) == {1}
+    assert max(after) == 2  # the caller's setting is restored
+
+
 @pytest.mark.parametrize("kwargs, error, match", [
     (dict(n_pool=100.5), TypeError, "n_pool"),
     (dict(n_pool=True), TypeError, "n_pool"),
@@ -326,6 +348,44 @@ def test_covariance_in_internal_parameters_equals_the_public_delta_method():
         np.testing.assert_allclose(t, t[0], rtol=1e-4)
 
 
+
+def test_difference_se_is_the_delta_method_and_matches_the_scatter_of_refits():
+    """``difference_se`` = sqrt(g^T Cov(theta) g) with g = d(eps(k) - eps(k+1))/d theta taken
+    in the public parameters (central differences, relative step 1e-6: rtol 1e-4), and, for
+    the pure power law (OLS on logs, linear in its internal parameters), it matches the
+    standard deviation of the difference over refits on fresh noise once the residual scale
+    of the reference fit is replaced by the true noise: 400 refits estimate a standard
+    deviation to about 3.5% (1/sqrt(2 * 400)); rtol 0.15 is 4 of those."""
+    x = X_SIZES
+    k = np.array([100.0, 1000.0, 3e4])
+    truth = dict(eps_inf=0.2, a=3.0, b=-0.4)
+    f = OffsetPowerLaw().fit(x, noisy(OffsetPowerLaw.from_params(**truth).predict(x), 0.01, 1))
+    theta = f.params_.to_numpy()
+    G = np.empty((len(k), len(theta)))
+    for j in range(len(theta)):
+        h = 1e-6 * abs(theta[j])
+        tp, tm = theta.copy(), theta.copy()
+        tp[j] += h
+        tm[j] -= h
+        diff = [np.exp(f._log_f(t, k)) - np.exp(f._log_f(t, k + 1)) for t in (tp, tm)]
+        G[:, j] = (diff[0] - diff[1]) / (2 * h)
+    direct = np.sqrt(np.einsum("ij,jk,ik->i", G, f.cov_, G))
+    np.testing.assert_allclose(f.difference_se(k), direct, rtol=1e-4)
+
+    clean = PowerLaw.from_params(a=2.0, b=-0.3).predict(x)
+    ref = PowerLaw().fit(x, noisy(clean, 0.02, seed=0))
+    refits = np.array([PowerLaw().fit(x, noisy(clean, 0.02, seed=s)).difference(k)
+                       for s in range(1, 401)])
+    # the reference fit estimates the noise by its residual scale s; rescale to the true 0.02
+    s = math.sqrt(float(ref.resid_ @ ref.resid_) / ref.df_resid_)
+    np.testing.assert_allclose(refits.std(axis=0, ddof=1), ref.difference_se(k) * 0.02 / s,
+                               rtol=0.15)
+    with pytest.raises(ValueError, match="step"):
+        f.difference_se(k, step=0.0)
+    with pytest.raises(ValueError, match="from_params"):
+        PowerLaw.from_params(a=2.0, b=-0.3).difference_se(k)
+
+
 # Clean curves of the family y = a x^b + offset at x = 100, 200, ..., 6400: M4 used to fail
 # with "SVD did not converge" (the public-parameter finite-difference step for beta ~ 1e-11
 # left the domain) and the broken power law on a constant curve (its amplitude b ~ 1e-11).
@@ -458,6 +518,31 @@ def test_coin_model_slopes_and_closed_forms():
     )
     assert res.params["squared_error"] == res.slopes["squared_error"]
     assert isinstance(res.summary(), Summary)
+    # predicting the next flip: exactly p(1-p) + (p_hat - p)^2, floor p(1-p)
+    assert res.bayes_error == pytest.approx(0.21)
+    np.testing.assert_allclose(t["prediction_error"] - t["squared_error"], 0.21, rtol=1e-12)
+    np.testing.assert_allclose(t["prediction_error_exact"], 0.21 * (1 + 1 / t["size"]))
+
+
+def test_coin_model_monte_carlo_errors_are_calibrated():
+    """The standard errors of the table and of slope_table are the Monte Carlo error: over 40
+    independent runs the z-scores of the means against their closed forms, and of the
+    slopes against the slopes of the exact expectations, have a standard deviation of 1
+    (a sample of 40 standard normals has one within 1 +- 0.35 with probability > 0.999)."""
+    z_means, z_slopes = [], []
+    for seed in range(40):
+        res = coin_learning_curve(p=0.3, n_trials=4000, random_state=seed)
+        t = res.table
+        z_means.append((t["squared_error"] - t["squared_error_exact"]) / t["squared_error_sem"])
+        z_slopes.append(res.slope_table()["z"].to_numpy(dtype=float))
+    z_means, z_slopes = np.concatenate(z_means), np.concatenate(z_slopes)
+    assert abs(np.std(z_means) - 1) < 0.1  # 440 z-scores: sd within 0.1 of 1
+    assert abs(np.std(z_slopes) - 1) < 0.35
+    table = res.slope_table()
+    assert table.loc["squared_error", "exact_slope"] == pytest.approx(-1.0, abs=1e-12)
+    # the exact absolute error approaches sqrt(2 p (1-p) / (pi m)): slope -1/2 up to O(1/m)
+    assert table.loc["absolute_error", "exact_slope"] == pytest.approx(-0.5, abs=0.005)
+    assert list(table["theory"]) == [-1.0, -0.5]
 
 
 @pytest.mark.parametrize("kwargs, error, match", [

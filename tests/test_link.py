@@ -99,6 +99,63 @@ def test_expected_loss_generic_learner_and_metrics(toy):
         expected_loss(ExactLogisticRegression(), data, [len(toy.y_pool) + 1])
 
 
+def test_class_step_identity_is_exact_on_an_unbalanced_pool():
+    """docs/math.md §3.6: with class-balanced draws, the mean contribution of the points of the
+    class that the stratified counts add from k to k + 1 is exactly eps(k) - eps(k + 1).
+    Pool: 4 points of class 0, 8 of class 1 (shares 1/3, 2/3), so k = 4 -> (1, 3) and
+    k = 5 -> (2, 3): class 0 is added; k = 6 -> (2, 4), k = 7 -> (2, 5): class 1. The exact
+    steps come from enumerating every dataset; the estimate must be within 4 of its standard
+    errors (every pool point sampled, so only the drawn datasets are random)."""
+    rng = np.random.default_rng(3)
+    X0 = rng.standard_normal((4, 2)) + [1.0, 0.3]
+    X1 = rng.standard_normal((8, 2)) - [0.6, 0.2]
+    Xt = rng.standard_normal((60, 2))
+    yt = (Xt @ [1.0, 0.3] + 0.5 * rng.standard_normal(60) > 0).astype(int)
+    problem = (np.vstack([X0, X1]), np.r_[np.zeros(4, int), np.ones(8, int)], Xt, 1 - yt)
+    link = aggregate_individual_link(ExactLogisticRegression(), problem, [4, 6], points=12,
+                                     n_samples=400, n_datasets=50, curve_sizes=[4, 5, 6, 7],
+                                     random_state=0)
+    steps = link.steps
+    assert steps.loc[4, "added_class"] == 0 and steps.loc[6, "added_class"] == 1
+    assert steps.loc[4, "class_points"] == 4 and steps.loc[6, "class_points"] == 8
+    for k, before, after in ((4, (1, 3), (2, 3)), (6, (2, 4), (2, 5))):
+        exact = _enumerated_eps(problem, before) - _enumerated_eps(problem, after)
+        est, se = steps.loc[k, "class_mean_delta"], steps.loc[k, "class_se"]
+        assert abs(exact) > 4 * se  # not vacuous
+        assert abs(est - exact) < 4 * se, (k, est, exact, se)
+    assert np.isfinite(steps["z_step"]).all()
+    assert set(link.table.columns) >= {"se", "difference_se", "z_combined"}
+    assert "exact identity" in str(link.summary())
+
+
+def test_pool_mean_standard_error_is_calibrated():
+    """The standard error of a mean of contributions whose rows share drawn datasets: with
+    y = u_dataset + v_point + e, every point on every dataset (all points sampled, so the
+    points' term vanishes), the mean varies by Var(u)/R + Var(e)/(P R) over repetitions; the
+    average squared standard error must match it (2000 repetitions: the variance is
+    estimated to about 3%; 15% allowed)."""
+    from scaling_kit.link import _pool_mean_se
+
+    rng = np.random.default_rng(0)
+    n_points, n_datasets = 30, 40
+    v = rng.standard_normal(n_points)
+    points = np.tile(np.arange(n_points), n_datasets)
+    datasets = np.repeat(np.arange(n_datasets), n_points)
+    means, se2 = [], []
+    for _ in range(2000):
+        u = 0.5 * rng.standard_normal(n_datasets)
+        y = u[datasets] + v[points] + rng.standard_normal(points.size)
+        means.append(y.mean())
+        se2.append(_pool_mean_se(y, datasets, points, n_points) ** 2)
+    truth = 0.25 / n_datasets + 1.0 / (n_points * n_datasets)
+    assert np.var(means) == pytest.approx(truth, rel=0.15)
+    assert np.mean(se2) == pytest.approx(truth, rel=0.15)
+    # half the points sampled from a population of 2 P adds the points' term
+    half = points < n_points // 2
+    se_half = _pool_mean_se(y[half], datasets[half], points[half], n_points)
+    assert se_half > _pool_mean_se(y[half], datasets[half], points[half], n_points // 2)
+
+
 # ------------------------------------------------------------------------------------------
 # the link on a real problem
 # ------------------------------------------------------------------------------------------

@@ -41,8 +41,10 @@ from scaling_kit.optimization_noise import InitNoiseResult, seed_noise  # noqa: 
 from scaling_kit.theory import (  # noqa: E402
     GaussianLinearModel,
     GaussianLogisticModel,
+    ols_expectation_terms,
     simulate_logistic_contributions,
     simulate_ols_contributions,
+    two_term_exponent,
 )
 from scaling_kit.valuation import (  # noqa: E402
     compare_shapley_estimators,
@@ -131,6 +133,18 @@ def inputs():
                                                       ks=[20, 40, 80], n_datasets=10,
                                                       validation_sizes=(10,), n_pool=20,
                                                       random_state=0)
+    X = np.random.default_rng(2).standard_normal((12, 2))
+    e = np.array([0.0, 1.0, 2.0])
+    out["terms"] = (ols_expectation_terms(X.T @ X, lin.point([2.0] * 3), e, lin.cov, 1.0),
+                    simulate_ols_contributions(lin, lin.point([2.0] * 3), e, ks=[12],
+                                               n_datasets=20, design=lambda rng, k: X,
+                                               random_state=2))
+    out["ols_expected"] = lin.expected_contribution(out["ols"].x_z, out["ols"].e_z,
+                                                    out["ols"].ks)
+    out["series"] = out["logistic"].fit_series((1, 2))
+    grid = np.linspace(-0.2, 0.2, 41)
+    out["window"] = (grid, two_term_exponent(grid, 1.5, [100.0, 300.0, 1000.0]),
+                     two_term_exponent(np.array([0.05, -0.05, 0.001]), 1.5, [100.0, 1000.0]))
     # valuation
     val = simulate_contributions(c, alpha, 0.2 * c, 2.0, k_range=(10, 100), n_samples=20,
                                  random_state=3)
@@ -198,6 +212,16 @@ CASES = {
     "plot_ols_sign_flip": lambda d, ax: plots.plot_ols_sign_flip(*d["flip"], ax=ax),
     "plot_ols_leverage": lambda d, ax: plots.plot_ols_leverage(d["ols"], ax=ax),
     "plot_logistic_regimes": lambda d, ax: plots.plot_logistic_regimes(d["logistic"], ax=ax),
+    "plot_ols_expectation_terms": lambda d, ax: plots.plot_ols_expectation_terms(*d["terms"],
+                                                                                 ax=ax),
+    "plot_ols_coefficient": lambda d, ax: plots.plot_ols_coefficient(d["ols"], d["ols_expected"],
+                                                                     ax=ax),
+    "plot_fixed_test_set": lambda d, ax: plots.plot_fixed_test_set(d["logistic"], d["series"],
+                                                                   ax=ax),
+    "plot_window_exponent": lambda d, ax: plots.plot_window_exponent(
+        d["window"][0], d["window"][1], sample=d["window"][2], paper=(1.0, 1.5),
+        measured=pd.DataFrame({"c1": [0.05], "exponent": [1.2], "exponent_se": [0.05],
+                               "label": ["V"]})),
     # valuation
     "plot_shapley_convergence": lambda d, ax: plots.plot_shapley_convergence(
         d["shapley"], paper_dataset="MiniBooNE", ax=ax),
@@ -208,7 +232,7 @@ CASES = {
 }
 
 #: Figures that make their own layout of several panels (no single ``ax`` argument).
-MULTI_PANEL = {"plot_metric_curves", "plot_validation"}
+MULTI_PANEL = {"plot_metric_curves", "plot_validation", "plot_window_exponent"}
 
 
 def test_every_public_plot_function_has_a_case():

@@ -69,7 +69,7 @@ def test_reproduce_notebook_03_end_to_end(tmp_path, capsys):
     report = (out / "REPORT.md").read_text()
     assert "# scaling-kit report: quick profile" in report
     assert "## 03 · Theory checks by simulation" in report
-    assert "**OLS: slope of psi(k) in log-log (Theorem A.1: -2)**" in report
+    assert "**OLS: log-log slope of psi(k" in report  # a value recorded by notebook 03
     for name in figures:
         assert f'src="{name}"' in report
     # provenance: profile, seeds, versions, machine, date, command

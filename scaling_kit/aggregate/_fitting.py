@@ -206,6 +206,27 @@ class _ScalingForm(BaseEstimator):
         k = _check_x(k, "k")
         return self.predict(k) - self.predict(k + step)
 
+    def difference_se(self, k, step: float = 1.0):
+        """Standard error of :meth:`difference` ``eps(k) - eps(k + step)`` from the fit's
+        uncertainty (delta method, docs/math.md §2 and §3.6).
+
+        With internal parameters ``z`` and ``J(m) = d log eps(m) / dz``, the gradient of
+        ``eps(k) - eps(k + step)`` is ``g = eps(k) J(k) - eps(k + step) J(k + step)`` and
+        ``se = sqrt(g^T Cov(z) g)`` with the Gauss-Newton covariance of the fit (see the module
+        docstring). It reflects the scatter of the fitted points about the form, not a misfit
+        of the form itself.
+        """
+        self._check_fitted(need_cov=True)
+        k = _check_x(k, "k")
+        step = check_number(step, "step", low=0.0, low_open=True)
+        grads = []
+        for m in (k, k + step):
+            lu = np.log(m / self._xref)
+            eps = np.exp(self._internal_log_f(self._z, lu))
+            grads.append(eps[:, None] * self._internal_jac(self._z, lu))
+        g = grads[0] - grads[1]
+        return np.sqrt(np.clip(np.einsum("ij,jk,ik->i", g, self.cov_internal_, g), 0, None))
+
     def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
         """Wald ``1 - alpha`` intervals ``estimate +- t_{n-p} * se`` (delta method on the
         log-space residuals), a DataFrame indexed by parameter with ``lower, upper``."""

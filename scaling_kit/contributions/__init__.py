@@ -18,10 +18,17 @@ stratification (:mod:`scaling_kit.sampling`).
   through its backend (:mod:`scaling_kit.backends`).
 * :func:`planned_datasets` lists the datasets a run draws; :func:`summarize_contributions`
   averages a table per (point, k); :func:`delta_column` names a metric's column.
+* Scale-out (docs/scale-out.md): ``n_jobs`` with any joblib backend, a dask cluster included;
+  ``sample_contributions(..., cache=DIR, shard=(i, n))`` computes one of n shards of a run into
+  a shared directory; :func:`plan_contributions` counts rounds, fits and chunks and estimates
+  the time from a short calibration; :func:`open_contributions` reads a cached run lazily
+  (streamed per-(point, k) summaries, per-point tables).
 
-Modules: :mod:`.plan` (rounds, seeds, chunks), :mod:`.compute` (one chunk), :mod:`.cache`
-(self-verifying chunk files), :mod:`.table` (the tidy table), :mod:`.definition`,
-:mod:`.sampler` (the public sampler).
+Modules: :mod:`.plan` (rounds, seeds, chunks, shards), :mod:`.run` (one planned run and its
+key), :mod:`.compute` (one chunk), :mod:`.cache` (self-verifying chunk files, npz or parquet),
+:mod:`.store` (lazy reading of a cached run), :mod:`.estimate` (the plan and its cost),
+:mod:`.table` (the tidy table), :mod:`.definition`, :mod:`.sampler` (the public sampler),
+:mod:`.command` (the command line: ``python -m scaling_kit.contributions``).
 
 Reproducibility: the plan is fixed from ``random_state`` before any work starts and each chunk
 runs with one BLAS thread, so the same arguments give bitwise identical tables for any
@@ -30,13 +37,19 @@ set of points agrees up to rounding (see :func:`sample_contributions`).
 """
 
 from .definition import check_problem, exact_contribution
+from .estimate import ContributionPlan, plan_contributions
 from .sampler import planned_datasets, sample_contributions
+from .store import ContributionStore, open_contributions
 from .table import delta_column, summarize_contributions
 
 __all__ = [
+    "ContributionPlan",
+    "ContributionStore",
     "check_problem",
     "delta_column",
     "exact_contribution",
+    "open_contributions",
+    "plan_contributions",
     "planned_datasets",
     "sample_contributions",
     "summarize_contributions",

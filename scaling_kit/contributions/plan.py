@@ -18,6 +18,12 @@ Sampling schemes (docs/math.md §3):
   towards small k that conditioning on z not in D would cause.
 * one D per sample (``share_datasets=False``, the paper's protocol; keys ``(0, k index, j,
   s)`` and ``(2, j, s)``): D drawn from the pool without z (or with it, ``allow_z_in_D``).
+
+Chunks and shards: consecutive rounds form chunks of about ``chunk_size`` contributions
+(:func:`chunk_rounds`), the unit of parallel work and of caching. Shard ``(i, n)`` of a run is
+the chunks ``i, i + n, i + 2n, ...`` (:func:`shard_chunk_ids`): n machines computing shards
+``0..n-1`` into one cache compute every chunk exactly once, and since a chunk's numbers depend
+only on the chunk, the merged table is the table of an unsharded run.
 """
 
 from __future__ import annotations
@@ -26,11 +32,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._checks import check_size_range, check_sizes
+from .._checks import check_int, check_size_range, check_sizes
 from ..sampling import StratifiedSampler
 
-__all__ = ["Round", "chunk_rounds", "chunk_rows", "check_plan_sizes", "draw_dataset",
-           "learner_seed", "plan_rounds", "round_rng"]
+__all__ = ["Round", "check_plan_sizes", "check_shard", "chunk_rounds", "chunk_rows",
+           "draw_dataset", "learner_seed", "plan_rounds", "round_rng", "shard_chunk_ids"]
 
 _K_TAG, _D_TAG, _ACCEPT_TAG, _LEARNER_TAG = 0, 1, 2, 7
 
@@ -113,9 +119,11 @@ def plan_rounds(sampler: StratifiedSampler, points, ks, k_range, n_samples: int,
         return _per_point_rounds(points, ks, k_range, n_samples, allow_z_in_D, seq)
     rounds = []
     n_points = points.size
+    points = points.astype(np.int32)  # a round keeps its points and samples: 8 bytes a row
+    n_samples = np.int32(n_samples)
     if k_range is None:
         for ki, k in enumerate(ks):
-            need = np.full(n_points, n_samples)
+            need = np.full(n_points, n_samples, dtype=np.int32)
             r = 0
             while need.max() > 0:
                 key = (1, ki, r)
@@ -132,7 +140,7 @@ def plan_rounds(sampler: StratifiedSampler, points, ks, k_range, n_samples: int,
     point_class = sampler.y[points]
     p_excl = np.array([sampler.prob_excluded(k) for k in range(k_lo, k_hi + 1)])  # (nk, K)
     p_min = p_excl.min(axis=0)
-    need = np.full(n_points, n_samples)
+    need = np.full(n_points, n_samples, dtype=np.int32)
     r = 0
     while need.max() > 0:
         key = (3, r)
@@ -171,3 +179,37 @@ def chunk_rows(chunk: list) -> dict:
         "k": np.concatenate([np.full(rnd.points.size, rnd.k, dtype=np.int64) for rnd in chunk]),
         "sample": np.concatenate([rnd.sample_ids for rnd in chunk]).astype(np.int64),
     }
+
+
+def check_shard(shard, name: str = "shard"):
+    """``None`` or a shard ``(i, n)`` (a pair of ints or the string ``"i/n"``) with
+    ``0 <= i < n``, returned as a tuple of two ints."""
+    if shard is None:
+        return None
+    if isinstance(shard, str):
+        parts = shard.split("/")
+        if len(parts) != 2 or not all(part.strip().isdigit() for part in parts):
+            raise ValueError(f"{name} must be 'i/n' (e.g. '0/4': the first of 4 shards); got "
+                             f"{shard!r}.")
+        shard = tuple(int(part) for part in parts)
+    if not isinstance(shard, (tuple, list)) or len(shard) != 2:
+        raise TypeError(f"{name} must be None, a pair (i, n) or a string 'i/n' with "
+                        f"0 <= i < n; got {shard!r} ({type(shard).__name__}).")
+    n = check_int(shard[1], f"{name}[1] (the number of shards)", low=1)
+    i = check_int(shard[0], f"{name}[0] (this shard's index)", low=0)
+    if i >= n:
+        raise ValueError(f"{name} = ({i}, {n}): the index must be in 0..{n - 1} (shards are "
+                         f"numbered from 0).")
+    return i, n
+
+
+def shard_chunk_ids(n_chunks: int, shard) -> list:
+    """The chunk ids of ``shard = (i, n)`` (every chunk for ``None``): ``i, i + n, ...``.
+
+    Round-robin rather than contiguous blocks, so that every shard gets chunks of every k (the
+    plan orders chunks by k, and a fit's cost grows with k): shards take similar times.
+    """
+    if shard is None:
+        return list(range(n_chunks))
+    i, n = shard
+    return list(range(i, n_chunks, n))

@@ -44,7 +44,7 @@ def build_table(rows: dict, deltas: dict, metrics, row_dtypes: dict, attrs: dict
             for key in ("point", "k", "sample")}
     for name in metrics:
         data[delta_column(name, metrics)] = np.asarray(deltas[name], dtype=np.float64)[order]
-    df = pd.DataFrame(data)
+    df = pd.DataFrame(data, copy=False)  # the ordered columns are fresh arrays already
     df.attrs.update(metrics=list(metrics), **attrs)
     return df
 

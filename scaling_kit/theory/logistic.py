@@ -29,7 +29,7 @@ from .._checks import check_array, check_int, check_number, check_random_state, 
 from ..logistic import LogisticProblem, augment
 from ..results import Summary
 from ._inputs import _check_cov, _check_ks
-from .slope import SlopeFit, fit_loglog_slope
+from .slope import SlopeFit, fit_inverse_powers, fit_loglog_slope
 
 __all__ = [
     "GaussianLogisticModel",
@@ -124,6 +124,58 @@ class GaussianLogisticModel:
         H[:p, p] = H[p, :p] = m_d2 * Sb
         H[p, p] = m_d1
         return H
+
+    def score(self, X, y):
+        """Per-example gradient ``(sigmoid(theta*^T x~) - y) x~`` of the log loss at
+        ``theta_star``, ``x~ = [x, 1]``: (..., p+1) for ``X`` (..., p) and ``y`` (...) in {0, 1}.
+
+        Mean zero under the model, covariance ``H`` (:meth:`population_hessian`): the model is
+        well specified, so the information equals the Hessian.
+        """
+        X = np.asarray(X, dtype=float)
+        y = np.asarray(y)
+        if X.ndim < 1 or X.shape[-1] != self.n_features or X.shape[:-1] != y.shape:
+            raise ValueError(f"X must be (..., {self.n_features}) and y its leading shape; got "
+                             f"{X.shape} and {y.shape}.")
+        if not np.all(np.isfinite(X)):
+            raise ValueError("X contains NaN or infinite values.")
+        if not np.all((y == 0) | (y == 1)):
+            raise ValueError("y must hold labels 0 or 1.")
+        Xa = augment(X)
+        return (expit(Xa @ self.theta_star[0]) - y)[..., None] * Xa
+
+    def fixed_set_coefficient(self, x_z, y_z, X_V, y_V):
+        """Theorem A.2's ``k^-1`` coefficient on a fixed validation set ``V``.
+
+        ``c_1(V) = grad L_V(theta*)^T H^-1 grad l(z; theta*)``, with ``grad L_V`` the mean score
+        over ``V`` (:meth:`score`) and ``H`` the population Hessian (Covert et al. Theorem A.2;
+        docs/math.md §4.5). Batched: ``X_V`` (..., n, p) and ``y_V`` (..., n) give (...,).
+        Over validation sets of ``n`` points drawn from the model, ``c_1(V)`` has mean 0 and
+        standard deviation :meth:`fixed_set_coefficient_sd`.
+        """
+        x_z = check_array(x_z, "x_z", ndim=1)
+        if x_z.shape != (self.n_features,):
+            raise ValueError(f"x_z must be a vector of length {self.n_features}; got {x_z.shape}.")
+        y_z = check_int(y_z, "y_z", low=0, high=1)
+        X_V = np.asarray(X_V, dtype=float)
+        y_V = np.asarray(y_V)
+        if X_V.ndim < 2 or X_V.shape[-1] != self.n_features or y_V.shape != X_V.shape[:-1]:
+            raise ValueError(f"X_V must be (..., n, {self.n_features}) and y_V (..., n); got "
+                             f"{X_V.shape} and {y_V.shape}.")
+        direction = np.linalg.solve(self.population_hessian(), self.score(x_z, y_z))
+        return self.score(X_V, y_V).mean(axis=-2) @ direction
+
+    def fixed_set_coefficient_sd(self, x_z, y_z, n):
+        """Standard deviation of ``c_1(V)`` over validation sets of ``n`` i.i.d. points:
+        ``sqrt(G / n)`` with ``G = grad l(z)^T H^-1 grad l(z)`` at ``theta*``.
+
+        ``c_1(V)`` is a mean of ``n`` i.i.d. terms ``g_v^T H^-1 g_z`` of mean 0 and variance
+        ``g_z^T H^-1 Cov(g_v) H^-1 g_z = G`` (``Cov(g_v) = H``, see :meth:`score`);
+        docs/math.md §4.5.
+        """
+        n = check_int(n, "n", low=1)
+        g_z = self.score(check_array(x_z, "x_z", ndim=1), check_int(y_z, "y_z", low=0, high=1))
+        return float(np.sqrt(g_z @ np.linalg.solve(self.population_hessian(), g_z) / n))
 
 
 def _fit_batch(problem, Xa, y, theta0, extra=None, *, tol=1e-12, max_iter=100):
@@ -223,6 +275,65 @@ class LogisticContributionResult:
         if k_range is not None:
             keep = (self.ks >= k_range[0]) & (self.ks <= k_range[1])
         return fit_loglog_slope(self.ks[keep], mean[keep], se[keep])
+
+    def slopes(self, k_range=None) -> pd.DataFrame:
+        """Log-log slopes of every evaluation over ``lo <= k <= hi`` (``k_range=(lo, hi)``;
+        all ``ks`` by default), a DataFrame indexed by ``measured_on``.
+
+        Columns ``slope``, ``slope_se`` (:func:`~scaling_kit.theory.slope.fit_loglog_slope`),
+        ``sizes`` (how many ``ks`` fall in the range) and ``sign_change`` (True where the mean
+        changes sign in the range: no power law in ``|mean|``, slope NaN). ``-slope`` is the
+        exponent a log-log fit over that range measures (docs/math.md §4.5).
+        """
+        rows = {}
+        for which in ["population", *self.validation_sizes.tolist()]:
+            if which == "population":
+                mean = self.population
+            else:
+                mean = self.validation[:, int(np.flatnonzero(self.validation_sizes == which)[0])]
+            keep = np.ones(len(self.ks), bool)
+            if k_range is not None:
+                keep = (self.ks >= k_range[0]) & (self.ks <= k_range[1])
+            change = bool(np.any(mean[keep] > 0) and np.any(mean[keep] < 0))
+            try:
+                fit = self.slope(which, k_range=k_range)
+                slope, se = fit.slope, fit.se
+            except ValueError:
+                slope, se = np.nan, np.nan
+            rows[which] = {"slope": slope, "slope_se": se, "sizes": int(keep.sum()),
+                           "sign_change": change}
+        return pd.DataFrame.from_dict(rows, orient="index").rename_axis("measured_on")
+
+    def fit_series(self, powers=(1, 2, 3)) -> dict:
+        """:func:`~scaling_kit.theory.slope.fit_inverse_powers` of every evaluation's mean:
+        ``{"population": fit, n: fit for n in validation_sizes}`` (docs/math.md §4.5)."""
+        fits = {"population": fit_inverse_powers(self.ks, self.population, self.population_se,
+                                                 powers)}
+        for i, n in enumerate(self.validation_sizes.tolist()):
+            fits[n] = fit_inverse_powers(self.ks, self.validation[:, i], self.validation_se[:, i],
+                                         powers)
+        return fits
+
+    def series_table(self, powers=(1, 2, 3)) -> pd.DataFrame:
+        """The fitted ``k^-1`` coefficient of every evaluation against Theorem A.2.
+
+        One row per ``measured_on``: ``c1`` and ``c1_se`` (from :meth:`fit_series`),
+        ``c1_theory`` (0 on the population loss, where ``grad L(theta*) = 0``; ``c_1(V)`` on a
+        fixed validation set), ``z = (c1 - c1_theory) / c1_se``, ``c2``, ``c2_se``, and the
+        residual ``chi2`` with its degrees of freedom ``dof`` (docs/math.md §4.5).
+        """
+        powers = tuple(powers)
+        if 1 not in powers or 2 not in powers:
+            raise ValueError(f"powers must include 1 and 2; got {powers!r}.")
+        rows = {}
+        for which, fit in self.fit_series(powers).items():
+            theory = 0.0 if which == "population" else float(
+                self.c1[self.validation_sizes == which][0])
+            rows[which] = {"c1": fit.params["c1"], "c1_se": fit.bse["c1"], "c1_theory": theory,
+                           "z": (fit.params["c1"] - theory) / fit.bse["c1"],
+                           "c2": fit.params["c2"], "c2_se": fit.bse["c2"], "chi2": fit.chi2,
+                           "dof": len(self.ks) - len(powers)}
+        return pd.DataFrame.from_dict(rows, orient="index").rename_axis("measured_on")
 
     def _slope_table(self) -> pd.DataFrame:
         rows = {}

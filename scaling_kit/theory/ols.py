@@ -33,6 +33,7 @@ from scipy.stats import wishart
 from .._checks import check_array, check_int, check_number, check_random_state
 from ..results import Summary
 from ._inputs import _check_cov, _check_ks
+from ._quadrature import _chi2_mean, _mean_q
 from .slope import SlopeFit, fit_loglog_slope
 
 __all__ = [
@@ -115,6 +116,79 @@ class GaussianLinearModel:
         root = np.linalg.cholesky(self.cov)  # L L^T = Sigma, so (L v)^T Sigma^-1 (L v) = |v|^2
         x = np.sqrt(lev)[:, None] * (root @ v)[None, :]
         return x[0] if np.ndim(leverage) == 0 else x
+
+    def expected_contribution(self, x_z, e_z, ks):
+        """Exact ``E[Delta]`` over datasets ``D`` of size ``k`` with Gaussian design and noise.
+
+        Averaging the exact ``E[Delta | X]`` (:func:`ols_expected_contribution`) over designs
+        ``x ~ N(0, Sigma)`` as well: with ``W = Sigma^-1/2 A Sigma^-1/2 ~ Wishart(k, I_p)`` and
+        the block decomposition of ``W^-1``, ``h = lev / s`` and ``q = lev (1 + |beta|^2) / s^2``
+        with ``s ~ chi2(k - p + 1)`` independent of ``beta`` (``E|beta|^2 = (p-1)/(k-p)``), so
+
+            E[Delta] = lev (k-1) / ((k-p)(k-p-1)(k-p-3)) * E_{s ~ chi2(k-p-3)}[f(lev / s)],
+            f(h) = 2 sigma^2 / (1+h) - (e_z^2 + sigma^2 h) / (1+h)^2,
+
+        where ``lev = x_z^T Sigma^-1 x_z`` and the first factor is ``E[q]`` (the chi-square's
+        degrees drop by 4 when ``s^-2`` is absorbed into its density). One-dimensional
+        quadrature (``scipy.integrate.quad``, relative accuracy about ``1e-12``); no Monte Carlo.
+        Finite for ``k >= p + 4`` only (for smaller ``k``, ``E[q]`` is infinite). As ``k`` grows
+        ``k^2 E[Delta] -> c(z)`` (:func:`ols_coefficient`) with relative error
+        ``((3p + 3) - lev (3 sigma^2 - 2 e_z^2) / (2 sigma^2 - e_z^2)) / k + O(k^-2)``.
+        docs/math.md §4 (Covert et al. Theorem A.1 before the limit).
+
+        Parameters
+        ----------
+        x_z : (m, p) or (p,) points; e_z : (m,) or scalar, their residuals ``y_z - x_z^T coef``.
+        ks : dataset sizes, each at least ``p + 4``.
+
+        Returns
+        -------
+        (n_k, m) array: ``E[Delta]`` at every size for every point.
+        """
+        lev, e2 = self._points(x_z, e_z)
+        ks = _check_ks(ks, self.n_features + 4, "E[Delta] is infinite for k < p + 4")
+        s2 = self.noise_var
+        out = np.empty((len(ks), lev.size))
+        for ik, k in enumerate(ks):
+            for j in range(lev.size):
+                bracket = _chi2_mean(  # |bracket| <= 2 s2 + e2 + s2 / 4
+                    lambda h, j=j: 2 * s2 / (1 + h) - (e2[j] + s2 * h) / (1 + h) ** 2,
+                    lev[j], int(k) - self.n_features - 3, 3 * s2 + e2[j])
+                out[ik, j] = _mean_q(lev[j], int(k), self.n_features) * bracket
+        return out
+
+    def sign_flip_ratio(self, x_z, ks):
+        """Exact root in ``e_z^2 / sigma^2`` of :meth:`expected_contribution` (Gaussian design).
+
+        ``E[Delta]`` is linear in ``e_z^2``, so it vanishes at
+
+            e_z^2 / sigma^2 = E[(2 + h) / (1 + h)^2] / E[1 / (1 + h)^2],   h = lev / s,
+            s ~ chi2(k - p - 3),
+
+        a weighted mean of the per-design root ``2 + h`` (docs/math.md §4): about
+        ``2 + lev / k`` for large ``k``, and 2 in the limit (Covert et al. Theorem A.1).
+
+        Returns an (n_k, m) array (points as in :meth:`expected_contribution`).
+        """
+        x_z = np.atleast_2d(np.asarray(x_z, dtype=float))
+        lev, _ = self._points(x_z, np.zeros(x_z.shape[0]))
+        ks = _check_ks(ks, self.n_features + 4, "E[Delta] is infinite for k < p + 4")
+        out = np.empty((len(ks), lev.size))
+        for ik, k in enumerate(ks):
+            df = int(k) - self.n_features - 3
+            for j in range(lev.size):
+                num = _chi2_mean(lambda h: (2 + h) / (1 + h) ** 2, lev[j], df, 2.0)
+                out[ik, j] = num / _chi2_mean(lambda h: 1 / (1 + h) ** 2, lev[j], df, 1.0)
+        return out
+
+    def _points(self, x_z, e_z):
+        """Leverages ``(m,)`` and squared residuals ``(m,)`` of checked points."""
+        x_z = check_array(np.atleast_2d(np.asarray(x_z, dtype=float)), "x_z")
+        e_z = check_array(np.atleast_1d(np.asarray(e_z, dtype=float)), "e_z", ndim=1)
+        if x_z.shape[1] != self.n_features or e_z.shape != (x_z.shape[0],):
+            raise ValueError(f"x_z must be (m, {self.n_features}) and e_z (m,); got {x_z.shape} "
+                             f"and {e_z.shape}.")
+        return self.leverage(x_z), e_z**2
 
 
 def ols_marginal_contribution(A, b, x_z, e_z, cov):
@@ -310,6 +384,40 @@ class OLSContributionResult:
         x1, x2 = self.exact[k_index, i], self.exact[k_index, j]
         exact = e2[i] + x1 * (e2[j] - e2[i]) / (x1 - x2)
         return SignFlip(int(self.ks[k_index]), float(root), se, float(exact))
+
+    def compare_expected(self, expected) -> pd.DataFrame:
+        """The simulation against exact expectations ``expected`` (n_k, m), one row per point.
+
+        ``expected`` is typically :meth:`GaussianLinearModel.expected_contribution` at
+        ``ks`` (exact over Gaussian designs, docs/math.md §4). Columns: ``e2/sigma2``,
+        ``coefficient`` ``c(z)``; ``max_abs_z``, the largest ``|mean - expected| / se`` over
+        ``ks``; ``slope``, ``slope_se`` of the simulated means and ``expected_slope``, the
+        slope of ``expected`` fitted with the same weights (so the two differ only by Monte
+        Carlo error, not by the curvature of the finite-k expectation); ``k2_expected`` and
+        ``gap``, ``k^2 expected`` at the largest ``k`` and its relative distance to ``c(z)``
+        (order ``p / k``). Slopes are NaN where a fit is impossible (fewer than 3 sizes or a
+        sign change).
+        """
+        expected = np.asarray(expected, dtype=float)
+        if expected.shape != self.mean.shape:
+            raise ValueError(f"expected must have shape {self.mean.shape} (ks x points); got "
+                             f"{expected.shape}.")
+        rows = []
+        for j in range(self.mean.shape[1]):
+            row = {"e2/sigma2": self.e_z[j] ** 2 / self.noise_var,
+                   "coefficient": self.coefficient[j],
+                   "max_abs_z": float(np.max(np.abs(self.mean[:, j] - expected[:, j])
+                                             / self.se[:, j]))}
+            try:
+                fit = fit_loglog_slope(self.ks, self.mean[:, j], self.se[:, j])
+                exact = fit_loglog_slope(self.ks, expected[:, j], self.se[:, j])
+                row.update(slope=fit.slope, slope_se=fit.se, expected_slope=exact.slope)
+            except ValueError:
+                row.update(slope=np.nan, slope_se=np.nan, expected_slope=np.nan)
+            k2 = float(self.ks[-1]) ** 2 * expected[-1, j]
+            row.update(k2_expected=k2, gap=k2 / self.coefficient[j] - 1)
+            rows.append(row)
+        return pd.DataFrame(rows).rename_axis("point")
 
     def summary(self) -> Summary:
         """Per point: leverage, ``e_z^2 / sigma^2``, ``c(z)``, fitted slopes and ``k^2`` times the
