@@ -26,8 +26,8 @@ def test_sizes_accept_numbers_and_stems_and_are_read_only(monkeypatch):
     assert profiles.sizes(3) == profiles.sizes("03_theory_checks") == profiles.sizes("03")
     assert profiles.sizes("03").ols_datasets == 50_000
     s = profiles.sizes("02", "quick")
-    s.plan["wine"] = (1, 2)  # a copy: the table itself does not change
-    assert profiles.SIZES["02"]["quick"]["plan"]["wine"] == (10, 80)
+    s.plan["breast_cancer"] = (1, 2)  # a copy: the table itself does not change
+    assert profiles.SIZES["02"]["quick"]["plan"]["breast_cancer"] == (20, 200)
     with pytest.raises(AttributeError, match="no size 'n_pointz'"):
         _ = s.n_pointz
     with pytest.raises(ValueError, match="notebook must be one of"):
@@ -76,8 +76,9 @@ def test_plan_counts_follow_the_sizes():
     n_ks = len(np.unique(np.geomspace(100, 1000, 10).astype(int)))
     per_dataset = s.n_points * n_ks * s.n_samples
     m = s.models
-    reference_logreg = m["logreg_points"] * n_ks * m["logreg_samples"]
-    nn = m["nn_points"] * n_ks * m["nn_samples"]  # each of MLP (two recipes) and SVM
+    reference_logreg = m["logreg"][0] * n_ks * m["logreg"][1]
+    nn = m["mlp"][0] * n_ks * m["mlp"][1]  # each of MLP (two recipes) and SVM
+    assert m["mlp"] == m["mlp_default"] == m["svm"]
     wl = s.which_loss
     expected = (3 * per_dataset + reference_logreg + 3 * nn
                 + wl["n_points"] * len(wl["ks"]) * wl["n_samples"])
@@ -88,6 +89,17 @@ def test_plan_counts_follow_the_sizes():
     assert p.seconds["02"] > (3 * per_dataset + reference_logreg) * 1e-4 + 3 * nn * 1e-2
     assert p.total_seconds == pytest.approx(sum(p.seconds.values()))
     assert profiles.sizes("03", "paper").ols_datasets and p.counts("03") == (0, 0)
+
+
+def test_quick_profile_of_02_leaves_the_svm_to_the_paper_profile():
+    # svm=None in the quick sizes: no SVM block in its plan; the paper plan has one, labelled
+    quick = [w.what for w in workload("02", "quick")]
+    paper = [w.what for w in workload("02", "paper")]
+    assert not any("SVM" in what for what in quick)
+    assert [what for what in paper if "SVM" in what] == [
+        "log-linear validation, SVM: miniboone [reduced from the paper's 200 points x 5,000 "
+        "samples; full size: docs/scale-out.md]"]
+    assert sum(what.startswith("log-linear validation, MLP") for what in quick) == 2
 
 
 def test_plan_names_downloads_or_stand_ins(monkeypatch, tmp_path):
