@@ -27,7 +27,7 @@ from .metrics import METRICS, check_metrics
 from .results import Summary
 from .sign_changes import find_sign_changes
 
-__all__ = ["MetricComparison", "compare_metrics"]
+__all__ = ["MetricComparison", "compare_metrics", "metric_differences"]
 
 
 @dataclass
@@ -268,3 +268,39 @@ def compare_metrics(samples, metrics=None, *, z=2.0, min_k=3,
     )
 
 
+def metric_differences(samples, a="log_loss", b="softmax_ce", *, z=2.0) -> pd.DataFrame:
+    """Paired difference of two metrics' contributions of the same fits, per (point, k).
+
+    Both metrics score the same fits of ``D`` and ``D + {z}``, so the per-sample difference
+    ``Delta_a(z, D) - Delta_b(z, D)`` has mean ``psi_a(k) - psi_b(k)`` and the standard error of
+    a paired mean, ``sd(Delta_a - Delta_b) / sqrt(n)`` (docs/math.md §3; the noise of the draw
+    of D is shared by the two metrics and largely cancels). Returns a table indexed by
+    ``(point, k)``: ``mean, std, count, sem`` of the difference, ``t = mean / sem`` and
+    ``resolved`` (``|t| >= z``; use :func:`scaling_kit.sign_changes.familywise_z` for a
+    family-wise level over all rows).
+
+    Parameters
+    ----------
+    samples : contribution table of :func:`~scaling_kit.contributions.sample_contributions`
+        called with ``metric=[...]`` holding both metrics.
+    a, b : the two metrics (names of :data:`scaling_kit.metrics.METRICS`).
+    z : threshold of ``|t|`` for ``resolved``.
+    """
+    if not isinstance(samples, pd.DataFrame):
+        raise TypeError("samples must be the DataFrame of sample_contributions (columns point, "
+                        f"k, delta_<metric>); got {type(samples).__name__}.")
+    z = check_number(z, "z", low=0.0, low_open=True)
+    a, b = check_metrics([a, b])  # names the metric and rejects a repeat
+    available = _metrics_in(samples)
+    missing = [m for m in (a, b) if m not in available]
+    if missing:
+        raise ValueError(f"samples lacks the metrics {missing}; sample with metric=[{a!r}, "
+                         f"{b!r}] (it holds {list(available)}).")
+    diff = samples[["point", "k"]].assign(
+        difference=samples[_column_of(samples, a)].to_numpy(dtype=float)
+        - samples[_column_of(samples, b)].to_numpy(dtype=float))
+    out = summarize_contributions(diff, "difference")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["t"] = out["mean"] / out["sem"]
+    out["resolved"] = (out["t"].abs() >= z).to_numpy()
+    return out

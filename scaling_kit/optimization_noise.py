@@ -33,7 +33,15 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
-from ._checks import as_problem, check_array, check_int, check_labels, spawn_seeds
+from ._checks import (
+    as_problem,
+    check_array,
+    check_int,
+    check_labels,
+    check_number,
+    seed_sequence,
+    spawn_seeds,
+)
 from .metrics import check_metrics, losses_from_proba
 from .results import Summary
 from .sampling import StratifiedSampler
@@ -236,6 +244,42 @@ class InitNoiseResult:
             "per_dataset_seed": np.sqrt(self.var_total / n),
             "shared_seed": np.sqrt(self.var_data / n + self.var_seed_effect),
         }, index=pd.Index(n.astype(int), name="n_samples"))
+
+    def reductions(self, *, n_boot=500, alpha=0.05, random_state=None) -> pd.DataFrame:
+        """The two variance reductions, with bootstrap errors over the drawn datasets.
+
+        Rows: ``common random numbers`` (``var_independent / var_total``: one seed shared by D
+        and D + {z} against different seeds), ``shared seed`` (``var_total / var_data``: one
+        seed for every dataset, the reference code, against one per dataset) and their ratio
+        ``common random numbers / shared seed``. Columns: ``reduction`` (the estimate),
+        ``log_se`` (standard deviation of its logarithm over ``n_boot`` replicates that
+        resample the rows of ``deltas``, i.e. the datasets D, with replacement: datasets are
+        independent draws, seeds are not resampled) and the percentile ``1 - alpha`` interval
+        ``lower``, ``upper``.
+        """
+        n_boot = check_int(n_boot, "n_boot", low=2)
+        alpha = check_number(alpha, "alpha", low=0, high=1, low_open=True, high_open=True)
+        rng = np.random.default_rng(seed_sequence(random_state))
+
+        def ratios(rows):
+            d, ind = self.deltas[rows], self.deltas_independent[rows]
+            total = np.var(d, ddof=1)
+            data = np.mean(np.var(d, axis=0, ddof=1))
+            crn, shared = np.var(ind, ddof=1) / total, total / data
+            return np.array([crn, shared, crn / shared])
+
+        n = self.deltas.shape[0]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            estimate = ratios(np.arange(n))
+            reps = np.array([ratios(rng.integers(0, n, n)) for _ in range(n_boot)])
+            logs = np.log(reps)
+        logs = np.where(np.isfinite(logs), logs, np.nan)
+        lower, upper = np.nanquantile(reps, [alpha / 2, 1 - alpha / 2], axis=0)
+        return pd.DataFrame(
+            {"reduction": estimate, "log_se": np.nanstd(logs, axis=0, ddof=1),
+             "lower": lower, "upper": upper},
+            index=pd.Index(["common random numbers", "shared seed",
+                            "common random numbers / shared seed"], name="variance reduction"))
 
     def summary(self) -> Summary:
         """The variance components (datasets, seeds, interaction) and the effect of seed sharing."""

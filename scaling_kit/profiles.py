@@ -71,20 +71,34 @@ SIZES = {
     },
     "02": {
         "quick": dict(
-            datasets=("breast_cancer", "wine"), seed=0,
-            plan={"breast_cancer": (20, 200), "wine": (10, 80)},   # dataset -> k range
-            n_ks=10,                         # log-spaced sizes per k range
-            n_points=30, n_samples=200,      # logistic regression
-            nn_dataset="breast_cancer", nn_points=10, nn_samples=30, mlp_epochs=100,
-            which_loss=dict(n_points=40, n_samples=300, ks=(25, 50, 100, 200)),
+            datasets=("breast_cancer",), seed=0,
+            # sections 1-4: the kit's logistic regression (log loss, z never in D)
+            plan={"breast_cancer": (20, 200)},   # dataset -> k range
+            n_ks=6,                          # log-spaced sizes per k range (paper: 10)
+            n_points=60, n_samples=160,
+            n_boot=200,                      # bootstrap replicates (Monte Carlo error)
+            # section 5: model classes with the reference code's recipes, smoke scale; each
+            # model: (points, samples per (point, k)). The SVM (5-fold calibrated fits, the
+            # costliest per contribution) runs in the paper profile only: None here
+            models=dict(dataset="breast_cancer", k_range=(20, 100), n_ks=3,
+                        logreg=(30, 30), mlp=(20, 40), mlp_default=(12, 40), svm=None),
+            noise=dict(n_datasets=20, n_seeds=5),   # initialization noise of the MLP recipes
+            # section 6: four metrics on the same fits
+            which_loss=dict(n_points=40, n_samples=150, ks=(25, 50, 100, 200), test_size=200),
         ),
         "paper": dict(
             datasets=("miniboone", "fair", "digits", "breast_cancer"), seed=0,
             plan={"miniboone": (100, 1000), "fair": (100, 1000), "digits": (100, 1000)},
             n_ks=10,
             n_points=1000, n_samples=1000,
-            nn_dataset="miniboone", nn_points=200, nn_samples=5000, mlp_epochs=200,
-            which_loss=dict(n_points=200, n_samples=1000, ks=(25, 50, 100, 200)),
+            n_boot=200,
+            # the paper: 200 points x 5,000 samples for the MLP and the SVM (weeks of CPU on
+            # two cores; docs/scale-out.md runs them on a cluster): here 20 x 200, labelled
+            models=dict(dataset="miniboone", k_range=(100, 1000), n_ks=10,
+                        logreg=(1000, 1000), mlp=(20, 200), mlp_default=(20, 200),
+                        svm=(20, 200)),
+            noise=dict(n_datasets=20, n_seeds=10),
+            which_loss=dict(n_points=200, n_samples=1000, ks=(25, 50, 100, 200), test_size=200),
         ),
     },
     "03": {

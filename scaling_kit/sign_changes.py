@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
-from ._checks import check_number
+from ._checks import check_int, check_number
 
-__all__ = ["SIGN_CHANGE_COLUMNS", "find_sign_changes"]
+__all__ = ["SIGN_CHANGE_COLUMNS", "familywise_z", "find_sign_changes"]
 
 #: Columns of the table returned by :func:`find_sign_changes`, in order.
 SIGN_CHANGE_COLUMNS = ("point", "k_from", "k_to", "mean_from", "mean_to", "resolved")
@@ -75,3 +76,16 @@ def find_sign_changes(means, *, z: float = 2.0) -> pd.DataFrame:
                 resolved = bool(np.all(np.abs(m[i:i + 2]) >= z * sem[i:i + 2]))
             rows.append((point, k[i], k[i + 1], m[i], m[i + 1], resolved))
     return pd.DataFrame(rows, columns=list(SIGN_CHANGE_COLUMNS))
+
+
+def familywise_z(n_tests, level: float = 0.05) -> float:
+    """The threshold ``z`` that makes ``n_tests`` two-sided "at least z standard errors" checks
+    a family-wise test at ``level`` (Bonferroni): ``z = Phi^-1(1 - level / (2 n_tests))``.
+
+    With it, the chance that *any* of ``n_tests`` estimates whose true value is zero (or of the
+    other sign) looks resolved is at most ``level`` (for Gaussian estimates: a mean of many
+    sampled contributions). E.g. at level 0.05: 1.96 for one test, 3.76 for 300.
+    """
+    n_tests = check_int(n_tests, "n_tests", low=1)
+    level = check_number(level, "level", low=0.0, high=1.0, low_open=True, high_open=True)
+    return float(stats.norm.isf(level / (2 * n_tests)))

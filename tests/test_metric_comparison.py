@@ -6,13 +6,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from scaling_kit.contributions import delta_column, sample_contributions, summarize_contributions
 from scaling_kit.learners import ExactLogisticRegression
-from scaling_kit.metric_comparison import MetricComparison, compare_metrics
+from scaling_kit.metric_comparison import MetricComparison, compare_metrics, metric_differences
 from scaling_kit.metrics import METRICS
 from scaling_kit.results import Summary
-from scaling_kit.sign_changes import find_sign_changes
+from scaling_kit.sign_changes import familywise_z, find_sign_changes
 
 KS = np.array([25, 50, 100, 200])
 
@@ -232,3 +233,59 @@ def test_allow_z_in_D_effect_small_when_k_much_smaller_than_pool(make_problem, a
     d_out = b.loc[(out, 150), "mean"] - a.loc[(out, 150), "mean"]
     se_out = np.hypot(a.loc[(out, 150), "sem"], b.loc[(out, 150), "sem"])
     assert abs(d_out) > 6 * se_out
+
+
+def test_familywise_z():
+    assert familywise_z(1) == pytest.approx(stats.norm.ppf(0.975))
+    assert familywise_z(300, 0.05) == pytest.approx(stats.norm.ppf(1 - 0.05 / 600))
+    assert familywise_z(10) < familywise_z(100)
+    with pytest.raises(ValueError, match="n_tests"):
+        familywise_z(0)
+    with pytest.raises(TypeError, match="n_tests"):
+        familywise_z(2.5)
+    with pytest.raises(ValueError, match="level"):
+        familywise_z(3, level=1.0)
+
+
+def test_metric_differences_are_paired_means_with_their_standard_errors():
+    df = _constructed(n_samples=50, noise=1e-3, seed=3)
+    out = metric_differences(df, "log_loss", "softmax_ce", z=3.0)
+    # the paired difference by hand: mean and ddof=1 standard error per (point, k)
+    d = df.assign(d=df["delta_log_loss"] - df["delta_softmax_ce"]).groupby(["point", "k"])["d"]
+    sem = d.std(ddof=1) / np.sqrt(d.count())
+    np.testing.assert_allclose(out["mean"], d.mean(), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(out["sem"], sem, rtol=1e-12)
+    np.testing.assert_allclose(out["t"], d.mean() / sem, rtol=1e-10)
+    assert (out["resolved"] == (np.abs(d.mean() / sem) >= 3.0)).all()
+    # the constructed means differ, so the difference has the known mean (exact by
+    # construction: the noise of each metric is centred per (point, k))
+    mean_ll = df.groupby(["point", "k"])["delta_log_loss"].mean()
+    mean_sm = df.groupby(["point", "k"])["delta_softmax_ce"].mean()
+    np.testing.assert_allclose(out["mean"], mean_ll - mean_sm, rtol=1e-10, atol=1e-15)
+
+
+def test_metric_differences_pair_the_samples_of_one_fit(breast_cancer):
+    # on real contributions the two metrics share the draw of D: the paired standard error is
+    # smaller than the unpaired one, sqrt(sem_a^2 + sem_b^2), for most (point, k)
+    samples = sample_contributions(ExactLogisticRegression(C=1.0), breast_cancer, [0, 1, 2, 3],
+                                   k=[20, 40, 80], n_samples=40, random_state=0,
+                                   metric=["log_loss", "softmax_ce"], progress=False)
+    out = metric_differences(samples)
+    a = summarize_contributions(samples, delta_column("log_loss", samples.attrs["metrics"]))
+    b = summarize_contributions(samples, delta_column("softmax_ce", samples.attrs["metrics"]))
+    np.testing.assert_allclose(out["mean"], a["mean"] - b["mean"], rtol=1e-9, atol=1e-15)
+    unpaired = np.sqrt(a["sem"] ** 2 + b["sem"] ** 2)
+    assert (out["sem"] < unpaired).mean() > 0.5
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    (dict(a="log_loss", b="log_loss"), ValueError, "must not repeat"),
+    (dict(a="log_loss", b="error"), ValueError, "lacks the metrics"),
+    (dict(z=0.0), ValueError, "z"),
+])
+def test_metric_differences_bad_input(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        metric_differences(_constructed(n_samples=5), **kwargs)
+    with pytest.raises(TypeError, match="DataFrame"):
+        metric_differences(np.zeros((3, 3)))
+

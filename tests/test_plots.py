@@ -25,6 +25,7 @@ from scaling_kit.aggregate import (  # noqa: E402
     learning_curve,
 )
 from scaling_kit.contributions import sample_contributions, summarize_contributions  # noqa: E402
+from scaling_kit.laws.crossings import law_crossing  # noqa: E402
 from scaling_kit.laws.evaluation import accuracy_vs_samples  # noqa: E402
 from scaling_kit.laws.likelihood import (  # noqa: E402
     fit_likelihood,
@@ -36,7 +37,7 @@ from scaling_kit.laws.validation import fit_loglinear_laws  # noqa: E402
 from scaling_kit.learners import ExactLogisticRegression, SklearnClassifier  # noqa: E402
 from scaling_kit.link import aggregate_individual_link  # noqa: E402
 from scaling_kit.metric_comparison import compare_metrics  # noqa: E402
-from scaling_kit.optimization_noise import seed_noise  # noqa: E402
+from scaling_kit.optimization_noise import InitNoiseResult, seed_noise  # noqa: E402
 from scaling_kit.theory import (  # noqa: E402
     GaussianLinearModel,
     GaussianLogisticModel,
@@ -76,6 +77,7 @@ def inputs():
                                    n_samples=20, metric=["log_loss", "softmax_ce"],
                                    random_state=0, progress=False)
     out["summary"] = summarize_contributions(samples)
+    out["samples"] = samples
     out["metric_comparison"] = compare_metrics(samples)
     out["link"] = aggregate_individual_link(ExactLogisticRegression(), data, [8, 16, 32],
                                             points=6, n_samples=10, n_datasets=20,
@@ -111,6 +113,14 @@ def inputs():
     out["seed_noise"] = seed_noise(SklearnClassifier(LogisticRegression()), toy.X_pool[:20],
                                    toy.y_pool[:20], toy.X_pool[20], toy.y_pool[20], toy.X_test,
                                    toy.y_test, 2, seeds=range(3))
+    out["crossing"] = law_crossing(1.0, 1.5, 0.1, 1.0)
+    out["crossing_means"] = pd.DataFrame({"mean_1": [0.01, 0.001], "sem_1": [1e-3, 1e-4],
+                                          "mean_2": [0.005, -0.0005]}, index=[20.0, 200.0])
+    noise = InitNoiseResult(point=0, k=10, seeds=np.arange(4), deltas=rng.normal(size=(6, 4)),
+                            deltas_independent=rng.normal(0, 2, (6, 4)),
+                            datasets=np.zeros((6, 10), int))
+    out["reductions"] = {"a": noise.reductions(n_boot=5, random_state=0),
+                         "b": noise.reductions(n_boot=5, random_state=1)}
     # theory
     lin = GaussianLinearModel(cov=np.eye(2), noise_std=1.0)
     out["ols"] = simulate_ols_contributions(lin, lin.point([2.0, 2.0]), [0.0, 2.0],
@@ -171,6 +181,8 @@ CASES = {
     "plot_link_exponents": lambda d, ax: plots.plot_link_exponents(d["link"], ax=ax),
     # engine
     "plot_contribution_curves": lambda d, ax: plots.plot_contribution_curves(d["summary"], ax=ax),
+    "plot_contribution_samples": lambda d, ax: plots.plot_contribution_samples(d["samples"], 2,
+                                                                               ax=ax),
     # estimators
     "plot_likelihood_fit": lambda d, ax: plots.plot_likelihood_fit(d["likelihood"],
                                                                    d["lik_samples"], 0, ax=ax),
@@ -192,6 +204,9 @@ CASES = {
     "plot_alpha_vs_distance": lambda d, ax: plots.plot_alpha_vs_distance(d["loglinear"],
                                                                          d["distance"], ax=ax),
     "plot_seed_noise": lambda d, ax: plots.plot_seed_noise(d["seed_noise"], ax=ax),
+    "plot_law_crossing": lambda d, ax: plots.plot_law_crossing(
+        d["crossing"], (10, 1000), means=d["crossing_means"], ax=ax),
+    "plot_noise_reductions": lambda d, ax: plots.plot_noise_reductions(d["reductions"], ax=ax),
     # theory
     "plot_ols_rates": lambda d, ax: plots.plot_ols_rates(d["ols"], ax=ax),
     "plot_ols_sign_flip": lambda d, ax: plots.plot_ols_sign_flip(*d["flip"], ax=ax),

@@ -26,8 +26,8 @@ def test_sizes_accept_numbers_and_stems_and_are_read_only(monkeypatch):
     assert profiles.sizes(3) == profiles.sizes("03_theory_checks") == profiles.sizes("03")
     assert profiles.sizes("03").ols_datasets == 50_000
     s = profiles.sizes("02", "quick")
-    s.plan["wine"] = (1, 2)  # a copy: the table itself does not change
-    assert profiles.SIZES["02"]["quick"]["plan"]["wine"] == (10, 80)
+    s.plan["breast_cancer"] = (1, 2)  # a copy: the table itself does not change
+    assert profiles.SIZES["02"]["quick"]["plan"]["breast_cancer"] == (20, 200)
     with pytest.raises(AttributeError, match="no size 'n_pointz'"):
         _ = s.n_pointz
     with pytest.raises(ValueError, match="notebook must be one of"):
@@ -75,16 +75,31 @@ def test_plan_counts_follow_the_sizes():
     s = profiles.sizes("02", "paper")
     n_ks = len(np.unique(np.geomspace(100, 1000, 10).astype(int)))
     per_dataset = s.n_points * n_ks * s.n_samples
-    nn = s.nn_points * n_ks * s.nn_samples
+    m = s.models
+    reference_logreg = m["logreg"][0] * n_ks * m["logreg"][1]
+    nn = m["mlp"][0] * n_ks * m["mlp"][1]  # each of MLP (two recipes) and SVM
+    assert m["mlp"] == m["mlp_default"] == m["svm"]
     wl = s.which_loss
-    expected = 3 * per_dataset + 2 * nn + wl["n_points"] * len(wl["ks"]) * wl["n_samples"]
-    assert p.counts("02")[1] == expected == 50_800_000
+    expected = (3 * per_dataset + reference_logreg + 3 * nn
+                + wl["n_points"] * len(wl["ks"]) * wl["n_samples"])
+    assert p.counts("02")[1] == expected == 40_920_000
     # time = counts x rates for the calibrated blocks, plus the scaled rest of the notebook
-    blocks = dict((w.what, secs) for w, secs in p.notebooks["02"])
-    assert blocks["log-linear validation, MLP: miniboone"] == pytest.approx(nn * 1e-2)
-    assert p.seconds["02"] > 3 * per_dataset * 1e-4 + 2 * nn * 1e-2
+    blocks = dict((w.what.split(" [")[0], secs) for w, secs in p.notebooks["02"])
+    assert blocks["log-linear validation, MLP (reference): miniboone"] == pytest.approx(nn * 1e-2)
+    assert p.seconds["02"] > (3 * per_dataset + reference_logreg) * 1e-4 + 3 * nn * 1e-2
     assert p.total_seconds == pytest.approx(sum(p.seconds.values()))
     assert profiles.sizes("03", "paper").ols_datasets and p.counts("03") == (0, 0)
+
+
+def test_quick_profile_of_02_leaves_the_svm_to_the_paper_profile():
+    # svm=None in the quick sizes: no SVM block in its plan; the paper plan has one, labelled
+    quick = [w.what for w in workload("02", "quick")]
+    paper = [w.what for w in workload("02", "paper")]
+    assert not any("SVM" in what for what in quick)
+    assert [what for what in paper if "SVM" in what] == [
+        "log-linear validation, SVM: miniboone [reduced from the paper's 200 points x 5,000 "
+        "samples; full size: docs/scale-out.md]"]
+    assert sum(what.startswith("log-linear validation, MLP") for what in quick) == 2
 
 
 def test_plan_names_downloads_or_stand_ins(monkeypatch, tmp_path):
@@ -127,8 +142,8 @@ def test_a_registered_cost_model_replaces_the_calibration(monkeypatch):
     monkeypatch.setitem(plan_module.COST_MODELS, "mlp", mlp_cost)
     p = plan(profile="paper", only="02", rates={("contributions", "logreg"): 0.0,
                                                 ("contributions", "svm"): 0.0})
-    blocks = dict((w.what, secs) for w, secs in p.notebooks["02"])
-    assert blocks["log-linear validation, MLP: miniboone"] == 123.0
+    blocks = dict((w.what.split(" [")[0], secs) for w, secs in p.notebooks["02"])
+    assert blocks["log-linear validation, MLP (reference): miniboone"] == 123.0
     assert ("mlp", "02") in seen
     assert isinstance(p.notebooks["02"][0][0], Work)
 

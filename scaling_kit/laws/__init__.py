@@ -5,10 +5,15 @@
 * :mod:`~scaling_kit.laws.likelihood` - maximum likelihood of Delta ~ N(c k^-alpha,
   sigma^2 k^-beta) with c and sigma profiled out (§3, Appendix B);
 * :mod:`~scaling_kit.laws.amortized` - the amortized network estimator (§3);
-* :mod:`~scaling_kit.laws.evaluation` - accuracy against ground-truth means (§4.2, Figure 8).
+* :mod:`~scaling_kit.laws.evaluation` - accuracy against ground-truth means (§4.2, Figure 8);
+* :mod:`~scaling_kit.laws.uncertainty` - bootstrap errors of the validation's statistics and a
+  test that the exponents differ between points;
+* :mod:`~scaling_kit.laws.crossings` - where two laws cross, and crossings checked on held-out
+  samples (§4.1).
 """
 
 from .amortized import AmortizedScalingLaw, simulate_feature_laws
+from .crossings import CrossingCheck, LawCrossing, check_crossings, law_crossing
 from .evaluation import (
     accuracy_table,
     accuracy_vs_samples,
@@ -25,6 +30,12 @@ from .likelihood import (
     profile_nll,
     simulate_contributions,
 )
+from .uncertainty import (
+    AlphaHeterogeneity,
+    ValidationBootstrap,
+    bootstrap_validation,
+    loglinear_statistics,
+)
 from .validation import (
     LogLinearLawResults,
     alpha_correlation,
@@ -35,17 +46,25 @@ from .validation import (
 )
 
 __all__ = [
+    "AlphaHeterogeneity",
     "AmortizedScalingLaw",
+    "CrossingCheck",
+    "LawCrossing",
     "LikelihoodScalingLaw",
     "LogLinearLawResults",
     "ScalingLawResults",
+    "ValidationBootstrap",
     "accuracy_table",
     "accuracy_vs_samples",
     "alpha_correlation",
+    "bootstrap_validation",
+    "check_crossings",
     "decision_boundary_distance",
     "evaluate_predictions",
     "fit_likelihood",
     "fit_loglinear_laws",
+    "law_crossing",
+    "loglinear_statistics",
     "loglinear_vs_likelihood",
     "profile_alpha",
     "profile_nll",

@@ -25,6 +25,8 @@ __all__ = [
     "plot_alpha_histogram",
     "plot_alpha_vs_distance",
     "plot_seed_noise",
+    "plot_law_crossing",
+    "plot_noise_reductions",
 ]
 
 
@@ -154,4 +156,82 @@ def plot_seed_noise(noise, ax=None):
     ax.axhline(0, color="0.5", lw=0.8)
     ax.set_ylabel(r"$\Delta(z, D)$ over seeds")
     ax.set_title("Optimization noise of one contribution")
+    return fig
+
+
+def plot_law_crossing(crossing, k_range, *, means=None, labels=("point 1", "point 2"), ax=None):
+    """Two laws ``|c_i| k^-alpha_i`` on log-log axes and their crossing k_x (docs/math.md §3.2).
+
+    ``crossing``: a :class:`scaling_kit.laws.crossings.LawCrossing`; ``k_range``: ``(k_min,
+    k_max)`` drawn. ``means`` (optional): a DataFrame indexed by k with columns ``mean_1``,
+    ``mean_2`` and optionally ``sem_1``, ``sem_2`` (measured means of the two points, drawn
+    with +-2 standard errors; open markers where a mean is negative). The shaded side of k_x
+    is where the first point is worth more.
+    """
+    fig, ax = _axes(ax)
+    k_lo, k_hi = (float(v) for v in k_range)
+    if not 0 < k_lo < k_hi:
+        raise ValueError(f"k_range must be (k_min, k_max) with 0 < k_min < k_max; got {k_range}.")
+    grid = np.geomspace(k_lo, k_hi, 200)
+    values = crossing.values(grid)
+    for i, (color, label) in enumerate(zip(("C0", "C3"), labels, strict=True)):
+        sign = "" if crossing.c[i] > 0 else " (harmful: |psi|)"
+        ax.plot(grid, np.abs(values[i]), "-", color=color, lw=2,
+                label=rf"{label}: $c$={crossing.c[i]:.3g}, $\alpha$={crossing.alpha[i]:.2f}{sign}")
+        if means is not None and f"mean_{i + 1}" in means:
+            k = means.index.to_numpy(dtype=float)
+            m = means[f"mean_{i + 1}"].to_numpy(dtype=float)
+            sem = means.get(f"sem_{i + 1}")
+            err = None if sem is None else 2 * sem.to_numpy(dtype=float)
+            for keep, face in ((m > 0, color), (m <= 0, "none")):
+                if keep.any():
+                    ax.errorbar(k[keep], np.abs(m[keep]), yerr=None if err is None else err[keep],
+                                fmt="o", color=color, mfc=face, ms=4, capsize=2)
+    k_x = crossing.k_cross
+    if np.isfinite(k_x) and k_lo <= k_x <= k_hi:
+        ax.axvline(k_x, color="k", ls="--", lw=1)
+        first_below = crossing.larger_below == 1
+        ax.axvspan(k_lo if first_below else k_x, k_x if first_below else k_hi, color="C0",
+                   alpha=0.08)
+        ax.set_title(f"The laws cross at k = {k_x:.3g}: {labels[crossing.larger_below - 1]} is "
+                     f"worth more below, {labels[crossing.larger_above - 1]} above", fontsize=9)
+    elif np.isfinite(k_x):
+        ax.set_title(f"The laws cross at k = {k_x:.3g}, outside the range drawn", fontsize=9)
+    else:
+        ax.set_title("The laws never cross", fontsize=9)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlim(k_lo, k_hi)
+    ax.xaxis.set_minor_formatter(mticker.NullFormatter())
+    ax.set_xlabel("dataset size k")
+    ax.set_ylabel(r"expected contribution $|\psi_z(k)|$")
+    ax.legend(fontsize=7)
+    return fig
+
+
+def plot_noise_reductions(reductions, ax=None):
+    """Variance reductions of a contribution per training recipe, with bootstrap intervals.
+
+    ``reductions``: ``{recipe: InitNoiseResult.reductions()}``. Bars: ``common random numbers``
+    (one seed for D and D + {z} against different seeds) and ``shared seed`` (one seed for
+    every dataset against one per dataset); 1 means no reduction (log scale).
+    """
+    fig, ax = _axes(ax)
+    rows = ["common random numbers", "shared seed"]
+    names = list(reductions)
+    width = 0.8 / len(names)
+    x = np.arange(len(rows))
+    for i, name in enumerate(names):
+        table = reductions[name].loc[rows]
+        est = table["reduction"].to_numpy(dtype=float)
+        err = np.abs(table[["lower", "upper"]].to_numpy(dtype=float).T - est)
+        ax.bar(x + (i - (len(names) - 1) / 2) * width, est, width, yerr=err, capsize=3,
+               label=name, color=f"C{i}")
+    ax.axhline(1.0, color="k", lw=0.8)
+    ax.set_yscale("log")
+    ax.set_xticks(x, ["one seed for D and D + {z}\n(common random numbers)",
+                      "one seed for every dataset\n(vs one per dataset)"], fontsize=8)
+    ax.set_ylabel("variance reduction of one sample (x)")
+    ax.set_title("What seed sharing does to the noise of a contribution")
+    ax.legend(fontsize=8)
     return fig
