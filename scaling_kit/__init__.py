@@ -27,6 +27,7 @@ Contributions and laws
 * :mod:`scaling_kit.laws` - individualized scaling laws: validation and estimators of (c, alpha);
 * :mod:`scaling_kit.sign_changes` - sign changes of a point's mean contribution across k;
 * :mod:`scaling_kit.metric_comparison` - the same points valued under several test metrics;
+* :mod:`scaling_kit.model_comparison` - the individualized laws across model classes (Tables 1 and 2 of Covert et al. 2024);
 * :mod:`scaling_kit.optimization_noise` - how much of an MLP contribution is training noise;
 * :mod:`scaling_kit.recipe_comparison` - what a training recipe changes in laws and noise;
 * :mod:`scaling_kit.valuation` - distributional Shapley values and point addition.

@@ -70,7 +70,8 @@ class Work:
     (simulations and estimator fits; ``count`` is in the notebook's own units, compared
     between profiles only). ``fits`` counts the models trained (D and each D + {z}).
     ``ks``: the dataset sizes of a block of contributions on a grid of sizes (empty when k is
-    uniform on ``k_range``); ``n_samples``: samples per point and size.
+    uniform on ``k_range``); ``n_samples``: samples per point and size; ``recipe``: ``"kit"``
+    (the learner's defaults) or ``"reference"`` (the paper's reference code's recipe).
     """
 
     what: str
@@ -84,6 +85,7 @@ class Work:
     points: int = 1
     ks: tuple = ()
     n_samples: int = 0
+    recipe: str = "kit"
 
 
 def _ks(lo, hi, n) -> np.ndarray:
@@ -101,14 +103,16 @@ def _shards(name: str) -> int:
     return int(math.log2(max(_pool(name) / (5 * classes), 1))) + 1
 
 
-def _contrib(what, learner, dataset, points, n_k, n_samples, k_range, n_test=None, ks=()):
+def _contrib(what, learner, dataset, points, n_k, n_samples, k_range, n_test=None, ks=(),
+             recipe="kit"):
     """Contributions of ``points`` at ``n_k`` sizes (``ks`` if on a grid), ``n_samples`` each,
     with one D per (size, sample) shared by every point (the engine's default)."""
     points = min(points, _pool(dataset, n_test))
     count = int(points * n_k * n_samples)
     return Work(what, "contributions", count, fits=count + int(n_k * n_samples),
                 learner=learner, dataset=dataset, k_range=tuple(k_range), n_test=n_test,
-                points=points, ks=tuple(int(k) for k in ks), n_samples=int(n_samples))
+                points=points, ks=tuple(int(k) for k in ks), n_samples=int(n_samples),
+                recipe=recipe)
 
 
 def workload(notebook, profile: str | None = None) -> list:
@@ -154,10 +158,12 @@ def workload(notebook, profile: str | None = None) -> list:
                    "docs/scale-out.md]" if s.profile == "paper" else "")
         # two MLP recipes (the reference's 25 steps cost less than the default's 200: the
         # calibration times the default, an upper bound)
-        for recipe, key in (("reference", "mlp"), ("kit default", "mlp_default")):
+        for recipe, key, kind in (("reference", "mlp", "reference"),
+                                  ("kit default", "mlp_default", "kit")):
             points, samples = m[key]
             blocks.append(_contrib(f"log-linear validation, MLP ({recipe}): {name}{reduced}",
-                                   "mlp", name, points, n_k, samples, m["k_range"], ks=ks))
+                                   "mlp", name, points, n_k, samples, m["k_range"], ks=ks,
+                                   recipe=kind))
         if m["svm"] is not None:
             points, samples = m["svm"]
             blocks.append(_contrib(f"log-linear validation, SVM: {name}{reduced}", "svm", name,
@@ -441,21 +447,23 @@ def mlp_contribution_seconds(work: Work, sizes) -> float:
 
     Calls :func:`scaling_kit.mlp_cost.estimate_mlp_cost` with the block's dataset shape
     (:data:`DATASET_SHAPES`), points, samples and sizes (``work.ks``, else k uniform on
-    ``work.k_range``), the kit's shared-D protocol, and the notebook's network: a
-    :class:`scaling_kit.mlp.BatchedMLPClassifier` with 32 hidden units trained for
-    ``sizes.mlp_epochs`` epochs (200 when the notebook does not set it), as notebook 02 trains.
-    Registered as ``COST_MODELS["mlp"]``.
+    ``work.k_range``), the kit's shared-D protocol, and the network notebook 02 trains:
+    the reference code's recipe (:meth:`scaling_kit.mlp.BatchedMLPClassifier.reference`: two
+    hidden layers of 32, 25 full-batch epochs) when ``work.recipe == "reference"``, else the
+    kit's default :class:`scaling_kit.mlp.BatchedMLPClassifier` (one hidden layer of 32, 200
+    epochs). Registered as ``COST_MODELS["mlp"]``; ``sizes`` is unused (the signature of a
+    cost model).
     """
     from .mlp import BatchedMLPClassifier
     from .mlp_cost import estimate_mlp_cost
 
     _, n_features, n_classes = DATASET_SHAPES[work.dataset]
     n_test = work.n_test or min(1000, round(0.25 * DATASET_SHAPES[work.dataset][0]))
-    epochs = sizes.mlp_epochs if "mlp_epochs" in sizes else 200
+    learner = (BatchedMLPClassifier.reference() if work.recipe == "reference"
+               else BatchedMLPClassifier())
     n_samples = work.n_samples or max(work.fits - work.count, 1)
     grid = dict(ks=list(work.ks)) if work.ks else dict(k_range=tuple(work.k_range))
-    estimate = estimate_mlp_cost(BatchedMLPClassifier(hidden=32, n_epochs=int(epochs)),
-                                 n_features=n_features, n_classes=n_classes,
+    estimate = estimate_mlp_cost(learner, n_features=n_features, n_classes=n_classes,
                                  n_points=work.points, n_samples=n_samples, n_test=n_test,
                                  share_datasets=True, **grid)
     return estimate.seconds

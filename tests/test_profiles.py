@@ -163,25 +163,34 @@ def test_the_mlp_cost_model_is_registered_and_used(monkeypatch, tmp_path):
     monkeypatch.setenv("SCALING_KIT_FIGURES", str(tmp_path))
     p = plan(profile="paper", only="02", rates={("contributions", "logreg"): 0.0,
                                                 ("contributions", "svm"): 0.0})
-    work, seconds = next((w, c) for w, c in p.notebooks["02"] if w.learner == "mlp")
-    s = profiles.sizes("02", "paper")
-    ks = np.unique(np.geomspace(100, 1000, s.n_ks).astype(int))
-    expected = mlp_cost.estimate_mlp_cost(
-        BatchedMLPClassifier(hidden=32, n_epochs=s.mlp_epochs), n_features=50, n_classes=2,
-        n_points=s.nn_points, n_samples=s.nn_samples, ks=ks, n_test=1000, share_datasets=True)
-    assert work.dataset == "miniboone" and work.ks == tuple(ks.tolist())
-    assert seconds == pytest.approx(expected.seconds, rel=1e-12)
-    # the plan's count of fits and the cost model's agree (one D per round, shared)
-    assert expected.n_fits == work.fits
+    mlp_blocks = [(w, c) for w, c in p.notebooks["02"] if w.learner == "mlp"]
+    assert sorted(w.recipe for w, _ in mlp_blocks) == ["kit", "reference"]
+    models = profiles.sizes("02", "paper").models
+    ks = np.unique(np.geomspace(*models["k_range"], models["n_ks"]).astype(int))
+    recipes = {"reference": (BatchedMLPClassifier.reference(), models["mlp"]),
+               "kit": (BatchedMLPClassifier(), models["mlp_default"])}
+    for work, seconds in mlp_blocks:
+        learner, (n_points, n_samples) = recipes[work.recipe]
+        expected = mlp_cost.estimate_mlp_cost(
+            learner, n_features=50, n_classes=2, n_points=n_points, n_samples=n_samples, ks=ks,
+            n_test=1000, share_datasets=True)
+        assert work.dataset == "miniboone" and work.ks == tuple(ks.tolist())
+        assert seconds == pytest.approx(expected.seconds, rel=1e-12)
+        # the plan's count of fits and the cost model's agree (one D per round, shared)
+        assert expected.n_fits == work.fits
+    # the reference recipe (25 epochs) costs less per fit than the kit's (200 epochs)
+    per_fit = {w.recipe: c / w.fits for w, c in mlp_blocks}
+    assert per_fit["reference"] < per_fit["kit"]
     assert any("mlp_contribution_seconds" in note for note in p.notes)
 
     # offline, the stand-in's shape is costed (fair: 8 features), not MiniBooNE's
     offline = plan(profile="paper", only="02", offline=True,
                    rates={("contributions", "logreg"): 0.0, ("contributions", "svm"): 0.0})
-    off_seconds = next(c for w, c in offline.notebooks["02"] if w.learner == "mlp")
+    work, off_seconds = next((w, c) for w, c in offline.notebooks["02"]
+                             if w.learner == "mlp" and w.recipe == "reference")
     expected_fair = mlp_cost.estimate_mlp_cost(
-        BatchedMLPClassifier(hidden=32, n_epochs=s.mlp_epochs), n_features=8, n_classes=2,
-        n_points=s.nn_points, n_samples=s.nn_samples, ks=ks, n_test=1000, share_datasets=True)
+        BatchedMLPClassifier.reference(), n_features=8, n_classes=2, n_points=models["mlp"][0],
+        n_samples=models["mlp"][1], ks=ks, n_test=1000, share_datasets=True)
     assert off_seconds == pytest.approx(expected_fair.seconds, rel=1e-12)
 
     # explicit rates (and calibrate=False's nominal rates) take precedence over the model
@@ -205,6 +214,6 @@ def test_reproduce_plan_prints_the_mlp_cost_model(monkeypatch, tmp_path, capsys)
     monkeypatch.setenv("SCALING_KIT_FIGURES", str(tmp_path))
     assert main(["reproduce", "--profile", "paper", "--plan", "--only", "02"]) == 0
     text = capsys.readouterr().out
-    assert "log-linear validation, MLP: miniboone" in text
+    assert "log-linear validation, MLP (reference): miniboone" in text
     assert "mlp contributions costed by mlp_contribution_seconds" in text
     assert 50 in calls  # the MLP was costed by the model, on MiniBooNE's 50 features
