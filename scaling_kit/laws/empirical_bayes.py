@@ -157,8 +157,9 @@ class _EM:
     sign are computed once (``T+``, ``T-``: (P, Na, Nb, M), scaled per point, in single
     precision: the sums they enter have a relative error ~1e-7, far below the tolerance)."""
 
-    def __init__(self, S: Padded, alphas, wa, betas, wb, shift):
+    def __init__(self, S: Padded, alphas, wa, betas, wb, shift, s_floor):
         self.P = len(S.n)
+        self.s_floor = s_floor
         self.alphas, self.betas, self.wa, self.wb = alphas, betas, wa, wb
         self.K = _kernels(alphas)  # (P, Na, L)
         L, _, _, x = conditional(*cell_stats(S.delta, S.u, S.mask, alphas, betas), S.n, alphas,
@@ -204,18 +205,22 @@ class _EM:
         wn = (rn.sum(0) + 0.5 / self.M) / (P + 1)
         mu_b = float((qb * self.betas).sum() / P)
         s_b = float(np.sqrt(((qb * (self.betas - mu_b) ** 2).sum() + 1.0) / (P + 1)))
-        return np.concatenate([pi, wp, wn, [mu_b, s_b]]), ll
+        return np.concatenate([pi, wp, wn, [mu_b, max(s_b, self.s_floor)]]), ll
 
     def project(self, theta):
         pi, wp, wn, mu_b, s_b = self.split(theta.copy())
         pi = np.maximum(pi, 1e-14)
         w = np.maximum(np.concatenate([wp, wn]), 1e-14)
-        return np.concatenate([pi / pi.sum(), w / w.sum(), [mu_b, max(s_b, 1e-3)]])
+        return np.concatenate([pi / pi.sum(), w / w.sum(), [mu_b, max(s_b, self.s_floor)]])
 
-    def run(self, tol, max_iter):
-        """SQUAREM (scheme S3 with the monotone fallback): each cycle is 3 EM evaluations."""
-        theta = np.concatenate([np.full(self.L, 1.0 / self.L), np.full(2 * self.M, 0.5 / self.M),
-                                [2.0, 2.0]])
+    def start(self):
+        """A flat start: uniform weights, beta ~ N(2, 2^2)."""
+        return np.concatenate([np.full(self.L, 1.0 / self.L), np.full(2 * self.M, 0.5 / self.M),
+                               [2.0, max(2.0, self.s_floor)]])
+
+    def run(self, tol, max_iter, theta):
+        """SQUAREM (scheme S3 with the monotone fallback) from ``theta``; each cycle is 3 EM
+        evaluations. Returns (theta, log marginal likelihood, evaluations, converged)."""
         ll_old, n_eval, converged, ll = -np.inf, 0, False, -np.inf
         for _ in range(max_iter):
             th1, _ = self.step(theta)
@@ -248,22 +253,33 @@ def fit_empirical_bayes(S: Padded, *, tol=1e-6, max_iter=500):
     windows = np.zeros((4, P))
     windows[:, degenerate] = np.array([[0.0], [ALPHA_MAX], [BETA_SUPPORT[0]], [BETA_SUPPORT[1]]])
     M = len(TAU)
+    pi = np.full(len(_CENTRES), 1.0 / len(_CENTRES))
+    wp = wn = np.full(M, 0.5 / M)
+    mu_b, s_b, ll, n_eval, em_converged = 2.0, 2.0, 0.0, 0, True
+    prior = None
     if live.size:
         windows[:, live] = design(S.subset(live))
         fit = live[np.unique(np.linspace(0, live.size - 1, min(live.size, _N_FIT)).round()
                              .astype(int))]
         a_n, a_w = nodes(windows[0, fit], windows[1, fit], N_ALPHA)
         b_n, b_w = nodes(windows[2, fit], windows[3, fit], N_BETA)
-        em = _EM(S.subset(fit), a_n, a_w, b_n, b_w, shift_all[fit])
-        theta, ll, n_eval, em_converged = em.run(tol, max_iter)
+        # the trapezoid rule cannot integrate a prior narrower than the node spacing (the EM
+        # would place a spike on a node and overstate the marginal likelihood), so s_beta is
+        # kept at or above the widest beta spacing, about 1.3 likelihood sds of beta: with
+        # few samples the beta prior is then nearly flat over each point's likelihood
+        s_floor = float(np.max(b_n[:, 1] - b_n[:, 0]))
+        em = _EM(S.subset(fit), a_n, a_w, b_n, b_w, shift_all[fit], s_floor)
+        theta, ll, n_eval, em_converged = em.run(tol, max_iter, em.start())
         pi, wp, wn, mu_b, s_b = em.split(theta)
         del em
-    else:
-        pi = np.full(len(_CENTRES), 1.0 / len(_CENTRES))
-        wp = wn = np.full(M, 0.5 / M)
-        mu_b, s_b, ll, n_eval, em_converged = 2.0, 2.0, 0.0, 0, True
-    prior = PopulationPrior(pi, np.column_stack([wp, wn]), float(mu_b), float(s_b),
-                            float(np.exp(log_kref)), float(ll), int(n_eval), bool(em_converged))
+        prior = PopulationPrior(pi, np.column_stack([wp, wn]), float(mu_b), float(s_b),
+                                float(np.exp(log_kref)), float(ll), int(n_eval),
+                                bool(em_converged))
+        windows[:, live] = _restrict_alpha(windows[:, live], prior)
+    if prior is None:
+        prior = PopulationPrior(pi, np.column_stack([wp, wn]), float(mu_b), float(s_b),
+                                float(np.exp(log_kref)), float(ll), int(n_eval),
+                                bool(em_converged))
     # posteriors, widening a window where the posterior reaches its edge (at most 5 rounds)
     part = {k: np.zeros((P, N_ALPHA, 2)) for k in ("mass", "mean", "second", "loc", "tscale")}
     alphas = np.zeros((P, N_ALPHA))
@@ -307,6 +323,22 @@ def fit_empirical_bayes(S: Padded, *, tol=1e-6, max_iter=500):
     table = _point_table(S, posterior, summ, prior, degenerate, resolved)
     info = {"resolved": resolved, "log_marginal": summ["log_marginal"]}
     return table, posterior, prior, info
+
+
+def _restrict_alpha(windows, prior):
+    """Intersect each alpha window with the region where the prior's log density is within 20
+    of its maximum (where both are non-negligible, so is the posterior): finer nodes for the
+    points whose likelihood is broad. A point whose likelihood lies outside that region keeps
+    its window (the edge check of the posterior pass widens it if needed)."""
+    x = np.linspace(0.0, ALPHA_MAX, 4001)
+    with np.errstate(divide="ignore"):
+        logd = np.log(prior.alpha_density(x))
+    inside = x[logd >= logd.max() - 20.0]
+    out = windows.copy()
+    lo, hi = np.maximum(windows[0], inside.min()), np.minimum(windows[1], inside.max())
+    ok = hi > lo + 1e-9
+    out[0], out[1] = np.where(ok, lo, windows[0]), np.where(ok, hi, windows[1])
+    return out
 
 
 def _point_table(S, posterior, summ, prior, degenerate, resolved):
