@@ -83,7 +83,7 @@ def _law_params(law=None, c=None, alpha=None):
     if law is not None:
         if c is not None or alpha is not None:
             raise ValueError("Give a fitted law or the arrays c= and alpha=, not both.")
-        params = getattr(law, "params_", law)
+        params = getattr(law, "params_", getattr(law, "params", law))
         if not isinstance(params, pd.DataFrame) or not {"c", "alpha"} <= set(params.columns):
             raise ValueError(
                 "law must be a fitted ScalingLawResults / LikelihoodScalingLaw / "
@@ -318,7 +318,7 @@ def amortized_shapley_estimator(X_pool, y_pool, k_range, **model_kwargs):
 
     def estimate(samples, delta_col="delta"):
         model = AmortizedScalingLaw(delta_col=delta_col, **model_kwargs)
-        return law_shapley(model.fit(X_pool, y_pool, samples), k_range)
+        return law_shapley(model.fit(X_pool, samples, labels=y_pool), k_range)
 
     return estimate
 
@@ -432,7 +432,7 @@ def selection_scores(law, ks, shapley=None) -> dict:
     by point), if any. Returns a dict ``name -> Series`` indexed by pool index.
     """
     _, c, alpha = _law_params(law)
-    index = getattr(law, "params_", law).index
+    index = getattr(law, "params_", getattr(law, "params", law)).index
     ks = np.atleast_1d(np.asarray(ks, dtype=float))
     if ks.ndim != 1 or ks.size == 0 or np.any(~np.isfinite(ks)) or np.any(ks <= 0):
         raise ValueError("ks must be positive dataset sizes.")

@@ -24,7 +24,14 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special, stats
 
-from ._eb_grids import ALPHA_MAX, BETA_SUPPORT, LOG_T, cell_stats, conditional
+from ._eb_grids import (
+    ALPHA_MAX,
+    BETA_SUPPORT,
+    LOG_T,
+    cell_stats,
+    conditional,
+    quadrature_weights,
+)
 from ._samples import Padded
 
 
@@ -45,8 +52,10 @@ def posterior_chunk(T: Padded, alphas, wa, betas, wb, shift, prior):
     n = T.n
     n4 = n[:, None, None, None]
     L, Q, R, x = conditional(A, B, D, n, alphas, betas, shift)
-    lt_pos = LOG_T.by_point(n, x)
-    lt_neg = LOG_T.by_point(n, -x)
+    lt_pos, lt_neg = LOG_T.by_point(n, x, both=True)
+    # for sigma under the sign truncation: T_(n-1) and T_(n-2) at rescaled x (see below)
+    lt1 = LOG_T.by_point(n - 1, x * np.sqrt((n4 - 1) / n4), both=True)
+    lt2 = LOG_T.by_point(n - 2, x * np.sqrt((n4 - 2) / n4), both=True)
     with np.errstate(divide="ignore"):
         log_g = np.log(prior.alpha_density(alphas) * wa)
         log_h = np.log(prior.beta_density(betas) * wb)
@@ -72,6 +81,7 @@ def posterior_chunk(T: Padded, alphas, wa, betas, wb, shift, prior):
     e_sigma2 = R / (n4 - 2)
     kb = np.exp(0.5 * betas * T.log_k0[:, None])[:, None, :, None]
     for j, (W, sign, lt) in enumerate(((Wp, 1.0, lt_pos), (Wn, -1.0, lt_neg))):
+        lt_n1, lt_n2 = lt1[j], lt2[j]
         ratio = np.exp(np.minimum(lg - lt, 700.0))  # g(x) / T(+-x)
         r1 = sign * ratio / (n4 - 1)  # E[X | side]
         r2 = (n4 - sign * x * ratio) / (n4 - 2)  # E[X^2 | side]
@@ -87,10 +97,8 @@ def posterior_chunk(T: Padded, alphas, wa, betas, wb, shift, prior):
         out["tscale"][..., j] = np.sqrt(np.maximum(var, 0.0) * (n[:, None] - 2) / n[:, None])
         # sigma at k = 1 is sigma0 k0^(beta/2); sigma0^2 | cell ~ InvGamma(n/2, R/2), and the
         # sign truncation reweights it by T_(n-1) and T_(n-2) (the t-mixture identities)
-        x1 = sign * x * np.sqrt((n4 - 1) / n4)
-        x2 = sign * x * np.sqrt((n4 - 2) / n4)
-        w1 = np.exp(np.minimum(LOG_T.by_point(n - 1, x1) - lt, 700.0))
-        w2 = np.exp(np.minimum(LOG_T.by_point(n - 2, x2) - lt, 700.0))
+        w1 = np.exp(np.minimum(lt_n1 - lt, 700.0))
+        w2 = np.exp(np.minimum(lt_n2 - lt, 700.0))
         sig1 += np.einsum("pabm,pabm->p", W, e_sigma * w1 * kb)
         sig2 += np.einsum("pabm,pabm->p", W, e_sigma2 * w2 * kb * kb)
     pa = out["mass"].sum(2)
@@ -174,8 +182,7 @@ class LawPosterior:
         """Quantiles of alpha: (P, len(probs)); the density is linear between nodes."""
         a, p = self.alphas, self.alpha_mass
         h = np.maximum(a[:, 1] - a[:, 0], 1e-300)
-        w = np.ones(a.shape[1])
-        w[0] = w[-1] = 0.5
+        w = quadrature_weights(a.shape[1])
         f = p / (w[None, :] * h[:, None])
         seg = 0.5 * (f[:, 1:] + f[:, :-1]) * h[:, None]
         cdf = np.concatenate([np.zeros((len(a), 1)), np.cumsum(seg, 1)], 1)
@@ -205,10 +212,8 @@ class LawPosterior:
         t = np.linspace(0, Na - 1, (Na - 1) * refine + 1)
         j = np.minimum(t.astype(int), Na - 2)
         frac = t - j
-        w = np.ones(Na)
-        w[0] = w[-1] = 0.5
-        wt = np.ones(len(t))
-        wt[0] = wt[-1] = 0.5
+        w = quadrature_weights(Na)
+        wt = quadrature_weights(len(t))
 
         def interp(x):  # x (P, Na, 2) -> (P, R, 2)
             return x[:, j] * (1 - frac)[None, :, None] + x[:, j + 1] * frac[None, :, None]

@@ -36,8 +36,8 @@ Student-t CDF). With ``W = exp(beta u)``, ``F = exp(-alpha u)``, ``A = sum F^2 W
 with ``T_n`` the Student-t CDF (equal weights on both signs give back the symmetric normal
 prior).
 
-So only ``(alpha, beta)`` need numerical integration: on a per-point grid (33 x 11 nodes,
-trapezoid rule) placed where the point's likelihood is within ``exp(-20)`` of its maximum (a
+So only ``(alpha, beta)`` need numerical integration: on a per-point grid (33 x 15 nodes,
+trapezoid rule with Gregory's end corrections) placed where the point's likelihood is within ``exp(-20)`` of its maximum (a
 coarse-to-fine search), which makes the quadrature accurate from 3 to thousands of samples.
 The hyperparameters maximize the summed log marginal likelihood of (up to) 1000 evenly spaced
 points by EM, accelerated by SQUAREM (Varadhan and Roland, 2008), with weak hyperpriors (one
@@ -51,7 +51,7 @@ so that a handful of points still gives a proper prior. Each point's posterior t
   ``alpha`` grid, refined by interpolation, of truncated Student-t laws; :mod:`._eb_posterior`);
   ``c`` is ``psi(1)``.
 
-Cost: one multiplication per sample and grid node (44 nodes) plus small matrix products, and
+Cost: one multiplication per sample and grid node (48 nodes) plus small matrix products, and
 an EM whose size does not depend on the number of points; on one core about 0.7 ms per point
 at 500 samples (roughly the cost of the exact Newton fit).
 """
@@ -90,7 +90,8 @@ _CENTRES = np.linspace(0.0, ALPHA_MAX, 38)  # every 0.2
 #: alphas spread less than this gets wider (conservative) intervals.
 _KERNEL_SD = 0.3
 _N_FIT = 3000  # points used to estimate the prior (evenly spaced; all if fewer)
-_EDGE_MASS = 1e-6  # posterior mass allowed on a window edge that is not a support bound
+_BLOCK = 1000000  # numbers per working array: blocks of points are sized to stay in cache
+_EDGE_MASS = 1e-5  # posterior mass allowed on a window edge that is not a support bound
 
 
 def _kernels(alphas):
@@ -208,13 +209,23 @@ class _EM:
         self.s_floor = s_floor
         self.alphas, self.betas, self.wa, self.wb = alphas, betas, wa, wb
         self.K = _kernels(alphas)  # (P, Na, L)
-        L, _, _, x = conditional(*cell_stats(S.delta, S.u, S.mask, alphas, betas), S.n, alphas,
-                                 betas, shift)
-        L = np.concatenate([L + LOG_T.by_point(S.n, x), L + LOG_T.by_point(S.n, -x)], axis=3)
-        self.top = L.reshape(self.P, -1).max(1)
-        L -= self.top[:, None, None, None]
-        self.T = np.exp(L).astype(np.float32)
         self.L, self.M = self.K.shape[2], len(TAU)
+        Na, Nb = alphas.shape[1], betas.shape[1]
+        self.T = np.empty((self.P, Na, Nb, 2 * self.M), np.float32)
+        self.top = np.empty(self.P)
+        # in blocks of points whose arrays stay in cache (fresh large arrays cost page faults)
+        for idx in chunks(self.P, max(S.delta.shape[1] * (Na + Nb), Na * Nb * self.M),
+                          budget=_BLOCK):
+            T = S.subset(idx)
+            L, _, _, x = conditional(*cell_stats(T.delta, T.u, T.mask, alphas[idx],
+                                                 betas[idx]), T.n, alphas[idx], betas[idx],
+                                     shift[idx])
+            lt_pos, lt_neg = LOG_T.by_point(T.n, x, both=True)
+            L = np.concatenate([L + lt_pos, L + lt_neg], axis=3)
+            top = L.reshape(len(idx), -1).max(1)
+            L -= top[:, None, None, None]
+            self.T[idx] = np.exp(L)
+            self.top[idx] = top
 
     def split(self, theta):
         L, M = self.L, self.M
@@ -340,7 +351,7 @@ def fit_empirical_bayes(S: Padded, *, tol=1e-6, max_iter=500):
         prior = PopulationPrior(pi, np.column_stack([wp, wn]), float(mu_b), float(s_b),
                                 float(np.exp(log_kref)), float(ll), int(n_eval),
                                 bool(em_converged))
-        windows[:, live] = _restrict_alpha(windows[:, live], prior)
+        windows[:, live] = _restrict(windows[:, live], prior, fit.size)
     if prior is None:
         prior = PopulationPrior(pi, np.column_stack([wp, wn]), float(mu_b), float(s_b),
                                 float(np.exp(log_kref)), float(ll), int(n_eval),
@@ -351,12 +362,13 @@ def fit_empirical_bayes(S: Padded, *, tol=1e-6, max_iter=500):
     summ = {k: np.zeros(P) for k in ("beta", "beta_sd", "sigma", "sigma_sd", "log_marginal")}
     todo = live
     n_max = S.delta.shape[1]
-    per_point = n_max * (N_ALPHA + N_BETA) * 2 + N_ALPHA * N_BETA * M * 16
+    # blocks of points whose arrays (a few MB each) stay in cache
+    per_point = max(n_max * (N_ALPHA + N_BETA), N_ALPHA * N_BETA * M)
     for _ in range(5):
         if todo.size == 0:
             break
         widen = np.zeros(P, bool)
-        for idx in chunks(todo.size, per_point):
+        for idx in chunks(todo.size, per_point, budget=_BLOCK):
             pts = todo[idx]
             a_n, a_w = nodes(windows[0, pts], windows[1, pts], N_ALPHA)
             b_n, b_w = nodes(windows[2, pts], windows[3, pts], N_BETA)
@@ -390,19 +402,25 @@ def fit_empirical_bayes(S: Padded, *, tol=1e-6, max_iter=500):
     return table, posterior, prior, info
 
 
-def _restrict_alpha(windows, prior):
-    """Intersect each alpha window with the region where the prior's log density is within 20
-    of its maximum (where both are non-negligible, so is the posterior): finer nodes for the
-    points whose likelihood is broad. A point whose likelihood lies outside that region keeps
-    its window (the edge check of the posterior pass widens it if needed)."""
+def _restrict(windows, prior, n_fit):
+    """Intersect each point's windows with the prior's region: for alpha where the prior's
+    density, less the hyperprior's pseudo-count (1/(n_fit + 1) of the mass spread evenly over
+    the kernels), is within exp(-20) of its maximum; for beta ``mu +- sqrt(40) s``, the same
+    level. Where both are non-negligible so is the posterior, and the nodes get finer for the
+    points whose likelihood is broad. A point whose likelihood lies outside the region keeps
+    its window, and the edge check of the posterior pass widens any window whose posterior
+    reaches its edge."""
     x = np.linspace(0.0, ALPHA_MAX, 4001)
-    with np.errstate(divide="ignore"):
-        logd = np.log(prior.alpha_density(x))
-    inside = x[logd >= logd.max() - 20.0]
+    floor = 1.0 / (len(prior.alpha_weights) * (n_fit + 1))
+    data_part = _kernels(x) @ np.maximum(prior.alpha_weights - floor, 0.0)
+    inside = x[data_part >= np.exp(-20.0) * data_part.max()]
+    half = np.sqrt(40.0) * prior.beta_sd
     out = windows.copy()
-    lo, hi = np.maximum(windows[0], inside.min()), np.minimum(windows[1], inside.max())
-    ok = hi > lo + 1e-9
-    out[0], out[1] = np.where(ok, lo, windows[0]), np.where(ok, hi, windows[1])
+    for (lo_i, hi_i), (plo, phi) in (((0, 1), (inside.min(), inside.max())),
+                                     ((2, 3), (prior.beta_mean - half, prior.beta_mean + half))):
+        lo, hi = np.maximum(windows[lo_i], plo), np.minimum(windows[hi_i], phi)
+        ok = hi > lo + 1e-9
+        out[lo_i], out[hi_i] = np.where(ok, lo, windows[lo_i]), np.where(ok, hi, windows[hi_i])
     return out
 
 
