@@ -12,10 +12,12 @@ Modules (one job each):
 * :mod:`scaling_kit.laws` - individualized scaling laws: validation and estimators;
 * :mod:`scaling_kit.valuation` - distributional Shapley values and point addition;
 * :mod:`scaling_kit.plots` - every figure;
-* :mod:`scaling_kit.reproduce` - the ``scaling-kit reproduce`` main job.
+* :mod:`scaling_kit.profiles` - every notebook's run sizes per profile, offline stand-ins;
+* :mod:`scaling_kit.report` - ``record()``: what notebooks hand to the main job's report;
+* :mod:`scaling_kit.reproduce` - the ``scaling-kit reproduce`` main job (runs the notebooks).
 """
 
 from .config import figures_dir, get_profile, save_figure
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"  # kept equal to pyproject.toml by tests/test_publish.py
 __all__ = ["figures_dir", "get_profile", "save_figure", "__version__"]

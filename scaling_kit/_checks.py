@@ -17,10 +17,13 @@ __all__ = [
     "Problem",
     "as_problem",
     "check_array",
+    "check_bool",
+    "check_indices",
     "check_int",
     "check_labels",
     "check_number",
     "check_random_state",
+    "check_size_range",
     "check_sizes",
     "seed_sequence",
     "spawn_seeds",
@@ -55,6 +58,13 @@ def check_number(value, name: str, *, low: float | None = None, high: float | No
     if high is not None and (value >= high if high_open else value > high):
         raise ValueError(f"{name} must be {'<' if high_open else '<='} {high}; got {value!r}.")
     return value
+
+
+def check_bool(value, name: str) -> bool:
+    """``value`` as a bool; only ``True``/``False`` (and numpy bools) are accepted."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False; got {value!r} ({type(value).__name__}).")
+    return bool(value)
 
 
 # ------------------------------------------------------------------------------------------
@@ -169,6 +179,47 @@ def check_sizes(k, name: str = "k", *, low: int = 1, high: int | None = None,
     if unique and np.unique(arr).size != arr.size:
         raise ValueError(f"{name} must not repeat; got {arr.tolist()}.")
     return np.sort(arr) if sort else arr
+
+
+def check_size_range(value, name: str = "k_range", *, low: int = 1,
+                     high: int | None = None) -> tuple:
+    """A pair ``(k_min, k_max)`` of integers with ``low <= k_min <= k_max (<= high)``.
+
+    Whole floats such as ``20.0`` are accepted; fractions (``20.5``), NaN, inf and bools are
+    refused (they are not silently rounded).
+    """
+    if isinstance(value, (str, bytes)) or not isinstance(value, (Sequence, np.ndarray)) \
+            or len(value) != 2:
+        raise TypeError(f"{name} must be a pair (k_min, k_max) of integers; got {value!r}.")
+    pair = []
+    for v in value:
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real):
+            raise TypeError(f"{name} must hold two integers; got {value!r}.")
+        if not np.isfinite(v) or v != int(v):
+            raise ValueError(f"{name} must hold two whole numbers; got {value!r}.")
+        pair.append(int(v))
+    lo, hi = pair
+    if not low <= lo <= hi:
+        raise ValueError(f"{name} must satisfy {low} <= k_min <= k_max; got {value!r}.")
+    if high is not None and hi > high:
+        raise ValueError(f"{name} must have k_max <= {high}; got {value!r}.")
+    return lo, hi
+
+
+def check_indices(idx, name: str, n: int, *, unique: bool = True) -> np.ndarray:
+    """A non-empty 1-D array of integer indices into a collection of ``n`` items (int64)."""
+    arr = np.atleast_1d(np.asarray(idx))
+    if arr.ndim != 1 or arr.size == 0:
+        raise ValueError(f"{name} must be a non-empty 1-D sequence of indices; got shape "
+                         f"{arr.shape}.")
+    if arr.dtype.kind == "b" or arr.dtype.kind not in "iu":
+        raise TypeError(f"{name} must hold integer indices (0..{n - 1}); got dtype {arr.dtype}.")
+    if arr.min() < 0 or arr.max() >= n:
+        raise ValueError(f"{name} must index 0..{n - 1}; got values in [{arr.min()}, "
+                         f"{arr.max()}].")
+    if unique and np.unique(arr).size != arr.size:
+        raise ValueError(f"{name} must not repeat; drop the duplicates (np.unique).")
+    return arr.astype(np.int64)
 
 
 # ------------------------------------------------------------------------------------------

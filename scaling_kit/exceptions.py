@@ -5,7 +5,9 @@
 * :class:`IllConditionedWarning`: a problem is solvable but close to the limit of double
   precision (the message names the remedy: standardize features, lower ``C``);
 * :class:`CacheWarning` / :class:`CacheError`: an on-disk cache entry is missing, damaged or
-  foreign (a warning when it is recomputed, an error under ``strict=True``).
+  foreign (a warning when it is recomputed, an error under ``strict=True``);
+* :class:`ConvergenceError`: a solver that must not return an unverified number (the exact
+  contribution engine) could not reach a verified answer; the message names what failed.
 """
 
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
@@ -13,6 +15,7 @@ from sklearn.exceptions import ConvergenceWarning, NotFittedError
 __all__ = [
     "CacheError",
     "CacheWarning",
+    "ConvergenceError",
     "ConvergenceWarning",
     "IllConditionedWarning",
     "NotFittedError",
@@ -29,3 +32,8 @@ class CacheWarning(UserWarning):
 
 class CacheError(RuntimeError):
     """A cache entry is missing, damaged or foreign and ``strict=True`` forbids recomputing."""
+
+
+class ConvergenceError(RuntimeError):
+    """A solve could not be verified within its iteration budget; the message names the
+    dataset (point, k, sample or round) and the remedy."""

@@ -1,4 +1,4 @@
-"""Test losses used to define a marginal contribution (MATH.md §2; Covert et al. 2024, §2).
+"""Test losses used to define a marginal contribution (docs/math.md §3; Covert et al. 2024, §2).
 
 Each metric maps class log-probabilities (or probabilities) on a test set to one number; lower
 is better, so a contribution ``Delta = loss(D) - loss(D + {z})`` is positive when z helps.
@@ -24,26 +24,56 @@ __all__ = ["METRICS", "check_metrics", "losses_from_logp", "losses_from_proba"]
 METRICS = ("log_loss", "softmax_ce", "error", "brier")
 
 
-def check_metrics(metric) -> tuple:
+def check_metrics(metric, name: str = "metric") -> tuple:
     """Normalize ``metric`` (a name or a list of names) to a tuple of known names."""
-    names = (metric,) if isinstance(metric, str) else tuple(metric)
+    if isinstance(metric, str):
+        names = (metric,)
+    elif isinstance(metric, (list, tuple)):
+        names = tuple(metric)
+    else:
+        raise TypeError(f"{name} must be a metric name or a list of names among {METRICS}; "
+                        f"got {metric!r} ({type(metric).__name__}).")
     if not names:
-        raise ValueError(f"Give at least one metric among {METRICS}.")
-    for name in names:
-        if name not in METRICS:
-            raise ValueError(f"Unknown metric {name!r}; choose among {METRICS}.")
+        raise ValueError(f"{name}: give at least one metric among {METRICS}.")
+    for entry in names:
+        if not isinstance(entry, str):
+            raise TypeError(f"{name} must hold metric names (strings); got {entry!r}.")
+        if entry not in METRICS:
+            raise ValueError(f"{name}: unknown metric {entry!r}; choose among {METRICS}.")
     if len(set(names)) != len(names):
-        raise ValueError(f"Metrics must not repeat; got {names}.")
+        raise ValueError(f"{name}: metrics must not repeat; got {names}.")
     return names
+
+
+def _check_targets(values, y, name: str):
+    """``values`` (..., n, K) with K >= 2 and labels ``y`` (n,) in 0..K-1."""
+    if values.ndim < 2 or values.shape[-1] < 2:
+        raise ValueError(f"{name} must have shape (..., n, K) with one column per class (K >= 2); "
+                         f"got shape {values.shape}.")
+    y = np.asarray(y)
+    if y.ndim != 1 or y.shape[0] != values.shape[-2]:
+        raise ValueError(f"y must be 1-D with one label per row of {name} ({values.shape[-2]}); "
+                         f"got shape {y.shape}.")
+    if y.dtype.kind not in "iu":
+        raise TypeError(f"y must hold integer class labels 0..K-1; got dtype {y.dtype}.")
+    if y.size == 0:
+        raise ValueError("y is empty; losses need at least one test point.")
+    if y.min() < 0 or y.max() >= values.shape[-1]:
+        raise ValueError(f"y must hold labels 0..{values.shape[-1] - 1} (the columns of {name}); "
+                         f"got values in [{y.min()}, {y.max()}].")
+    return y
 
 
 def losses_from_logp(logp, y, metrics) -> dict:
     """Losses from class log-probabilities ``logp`` (..., n, K) and labels ``y`` (n,).
 
-    Returns ``{metric: array of shape (...)}``.
+    Returns ``{metric: array of shape (...)}``. ``-inf`` (probability 0) is allowed; NaN and
+    ``+inf`` are not.
     """
     logp = np.asarray(logp, dtype=float)
-    y = np.asarray(y)
+    y = _check_targets(logp, y, "logp")
+    if np.isnan(logp).any() or np.isposinf(logp).any():
+        raise ValueError("logp contains NaN or +inf; log-probabilities must be <= 0.")
     out = {}
     picked = np.take_along_axis(logp, np.broadcast_to(y[:, None], logp.shape[:-1] + (1,)), axis=-1)[..., 0]
     for name in check_metrics(metrics):
@@ -66,9 +96,11 @@ def losses_from_proba(proba, y, metrics) -> dict:
     """Losses from probabilities (..., n, K), clipped to [eps, 1 - eps] as scikit-learn's
     ``log_loss`` does (eps = machine epsilon), so an exact zero costs -log(eps) ~ 36."""
     proba = np.asarray(proba, dtype=float)
-    if proba.shape[-1] < 2:
-        raise ValueError("Probabilities need one column per class (at least two).")
+    _check_targets(proba, y, "proba")
     if np.any(~np.isfinite(proba)):
-        raise ValueError("Predicted probabilities contain NaN or infinite values.")
+        raise ValueError("proba contains NaN or infinite values.")
+    if proba.size and (proba.min() < -1e-12 or proba.max() > 1.0 + 1e-12):  # a few ulps of slack
+        raise ValueError(f"proba must hold probabilities in [0, 1]; got values in "
+                         f"[{proba.min():.3g}, {proba.max():.3g}].")
     eps = np.finfo(float).eps
     return losses_from_logp(np.log(np.clip(proba, eps, 1 - eps)), y, metrics)

@@ -1,161 +1,172 @@
-"""The paper's two-layer ReLU MLP, trained one network at a time or many networks at once.
+"""A small ReLU MLP classifier, trained one network at a time or many networks at once.
 
-Covert et al. (ICML 2024, Section 4.1 and Appendix C.1) use "two-layer ReLU networks" of width
-32 with weight decay, trained with Adam, as their second model class. Measuring marginal
-contributions (MATH.md section 2) needs two fits per sampled dataset (D and D + {z}) and
-thousands of datasets, so this module trains many small networks at once.
+Covert et al. (ICML 2024, Section 4.1 and Appendix C.1) use MLPs of width 32 trained with Adam
+as their second model class. Measuring marginal contributions (docs/math.md §3) needs two fits
+per sampled dataset (D and D + {z}) and thousands of datasets, so this module trains many small
+networks at once. Two recipes are provided:
 
-Model and objective (the same in both paths)
---------------------------------------------
-``f(x) = W2^T relu(W1^T x + b1) + b2`` with ``W1`` (p, h), ``W2`` (h, K), ``K`` logits and a
-softmax. The training objective for a dataset of ``n`` points (or a minibatch of ``m``) is
-scikit-learn's ``MLPClassifier`` objective with ``alpha = weight_decay``::
+* the kit's default, ``BatchedMLPClassifier()``: one hidden layer of 32, weight decay 1
+  (scikit-learn's ``alpha`` convention), 200 full-batch Adam steps at learning rate 0.01, the
+  true log loss as training loss, one initialization per call (per sampled dataset);
+* the paper's public code (github.com/iancovert/data-scaling, ``experiments/utils.py``, model
+  ``"mlp"``, trained by OpenDataVal's ``ClassifierMLP`` and ``TorchClassMixin.fit``),
+  :meth:`BatchedMLPClassifier.reference`: two hidden layers of 32, no weight decay, 25 epochs of
+  Adam at learning rate 0.01 with batch size 1280 (one full-batch step per epoch for datasets
+  of at most 1280 points), the loss applied to the softmax *outputs* (binary cross-entropy of
+  the probabilities for two classes, which equals the log loss; the cross-entropy of the
+  probabilities, a second softmax, for more), and one initialization, drawn after
+  ``torch.manual_seed(0)``, shared by every fit.
 
-    J = (1/n) * [ sum_i CE(y_i, softmax(f(x_i))) + (weight_decay / 2) * (||W1||^2 + ||W2||^2) ]
+Model and objective
+-------------------
+``L = n_hidden_layers`` hidden ReLU layers of width ``hidden``: ``H_0 = x``,
+``H_l = relu(W_l H_{l-1} + b_l)``, logits ``W_o H_L + b_o``, probabilities their softmax. For a
+dataset (or minibatch) of ``m`` points the objective is::
 
-(biases unpenalized; like :class:`scaling_kit.learners.ExactLogisticRegression`, the penalty is
-fixed relative to the *sum* of the losses, so it weakens as the dataset grows).
+    J = (1/m) * [ sum_i loss(y_i, p_i) + (weight_decay / 2) * sum_l ||W_l||^2 ]
 
-Training budget (fixed and documented, identical for every dataset size)
-----------------------------------------------------------------------
-``n_epochs`` passes of Adam (``torch.optim.Adam``, betas (0.9, 0.999), eps 1e-8, learning rate
-``lr``), full batch by default (``batch_size=None``: one Adam step per epoch, as in the public
-reference code, whose batch size 1280 exceeds every dataset of the validation protocol). No early
-stopping, so the fit is a deterministic function of (data, seed).
+(biases unpenalized; scikit-learn's ``MLPClassifier`` objective with ``alpha = weight_decay``
+when ``loss`` is the log loss). ``training_loss``: ``"log_loss"`` (``-log p_y``),
+``"softmax_ce"`` (``-log softmax(p)_y``, cross-entropy of the probabilities) or
+``"opendataval"`` (the reference code: log loss for two classes, softmax_ce for more).
+
+Optimizer and budget
+--------------------
+``n_epochs`` passes of Adam (torch's arithmetic: betas (0.9, 0.999), eps 1e-8, learning rate
+``lr``), minibatches of ``batch_size`` points in a fresh random order each epoch, or full batch
+(``batch_size=None``, or at least the dataset size: one step per epoch, no shuffling needed). No
+early stopping: a fit is a deterministic function of (data, seed).
 
 Initialization and seeds
 ------------------------
-A network with seed ``s`` is initialized from ``torch.Generator().manual_seed(s)`` in float64,
-in this order: ``W1`` (stored (h, p)), ``b1``, ``W2`` (stored (K, h)), ``b2``, each uniform on
-``[-1/sqrt(fan_in), 1/sqrt(fan_in)]`` (the ``torch.nn.Linear`` default); the same generator then
-draws the minibatch permutations (``torch.randperm``), one per epoch. ``random_state`` may be:
+A network with seed ``s`` starts from the weights ``torch.nn.Linear`` draws after
+``torch.manual_seed(s)`` (layers in order, weight then bias; float32 draws converted to the
+training dtype), from a private generator (torch's global random state is untouched), so seed 0
+gives the reference code's initial network. Minibatch orders come from the same generator,
+continuing after the initialization (``init="per_call"``) or from a generator seeded with the
+call's seed (``init="shared"``). ``random_state`` of a call:
 
-* an int: every network of the call uses that seed (so a D batch and a D + {z} batch called with
-  the same int share initializations: common random numbers, and the reference code's choice
-  of a fixed initialization "to reduce variance");
-* a sequence of ints, one per network of a batch call (e.g. to measure optimization noise by
-  refitting the same D with different seeds, see :func:`seed_noise`);
-* ``None``: the estimator's ``random_state``; a ``numpy`` Generator/RandomState draws one int.
+* an int, a ``numpy.random.SeedSequence`` or a ``Generator`` (one int drawn from it): one seed
+  for every network of the call, so a D batch and a D + {z} batch called with the same seed
+  share initializations (common random numbers);
+* a sequence of ints, one per network of a batch call (e.g. refitting one D with many seeds,
+  :func:`scaling_kit.optimization_noise.seed_noise`);
+* ``None``: the estimator's ``random_state`` (``None`` there: fresh entropy).
 
-Two paths, one result
----------------------
-:meth:`BatchedMLPClassifier.fit_predict_proba` is the general path: a ``torch.nn.Sequential``
-model and ``torch.optim.Adam`` over its parameters, one network at a time.
-:meth:`BatchedMLPClassifier.fit_predict_proba_batch` trains B independent networks at once with
-batched matrix products (``torch.baddbmm``); the loss is the sum of the B objectives, so each
-network gets exactly its own gradient, and Adam is elementwise, so network b follows the same
-trajectory as the general path with the same seed (up to floating-point rounding of the
-different matrix kernels; tested to tight tolerance). Computations run in ``dtype``
-(default float64, so that the tiny loss differences at large k are not rounding noise; float32
-is faster). Deterministic on CPU given the seeds.
+``init="shared"`` (the reference recipe) starts *every* fit from the initialization of the
+estimator's own ``random_state``, whatever seed the call passes: the reference code's
+``copy.deepcopy`` of one network, the same initial weights for every D and D + {z}.
+
+Two implementations, one result
+-------------------------------
+``backend="fused"`` (default, :mod:`scaling_kit._mlp_train`) trains B networks at once with
+batched matrix products, a hand-written backward pass and one Adam update of all parameters of
+all networks; ``backend="autograd"`` is the reference implementation: a ``torch.nn.Sequential``
+and ``torch.optim.Adam``, one network at a time (tests and ``benchmarks/mlp.py`` show the two
+agree up to rounding and time them). When the leading rows of every network's data are the
+same (a contribution batch: one D, one point z added to it in each network), the first layer's
+products over those rows run as one large matrix product for all networks, two to three times
+the rate of many small ones. Each network's arithmetic is its own, so results do not depend on
+how the networks are chunked beyond floating-point rounding. ``device="auto"`` trains
+on the GPU when torch sees one. A fused fit whose probabilities are not finite is refitted by
+the autograd path; if that fails too, ``ValueError`` names the remedy.
 """
 
 from __future__ import annotations
 
-import numbers
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Sequence
+from types import SimpleNamespace
 
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.validation import check_is_fitted
 
-__all__ = ["BatchedMLPClassifier", "SeedNoiseResult", "seed_noise"]
+from . import _mlp_train
+from ._checks import check_array, check_int, check_labels, check_number, seed_sequence
+from ._torch import resolve_device, torch_threads
 
-_DTYPES = {"float64": torch.float64, "float32": torch.float32}
+__all__ = ["BatchedMLPClassifier"]
 
-
-def _check_seed_int(seed) -> int:
-    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral):
-        raise ValueError(f"Seeds must be integers; got {seed!r}.")
-    seed = int(seed)
-    if not 0 <= seed < 2**63:
-        raise ValueError(f"Seeds must be in [0, 2**63); got {seed}.")
-    return seed
-
-
-def _resolve_seeds(random_state, n_networks: int) -> np.ndarray:
-    """One integer seed per network (see the module docstring for the accepted forms)."""
-    if isinstance(random_state, (np.random.Generator, np.random.RandomState)):
-        draw = (
-            random_state.integers(0, 2**31 - 1)
-            if isinstance(random_state, np.random.Generator)
-            else random_state.randint(0, 2**31 - 1)
-        )
-        return np.full(n_networks, int(draw), dtype=np.int64)
-    if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
-        return np.full(n_networks, _check_seed_int(random_state), dtype=np.int64)
-    seeds = np.asarray(random_state)
-    if seeds.ndim != 1 or seeds.shape[0] != n_networks:
-        raise ValueError(
-            "random_state must be an int, a numpy Generator/RandomState, or a sequence of one "
-            f"int per network ({n_networks}); got {random_state!r}."
-        )
-    return np.array([_check_seed_int(s) for s in seeds.tolist()], dtype=np.int64)
+DTYPES = {"float64": torch.float64, "float32": torch.float32}
+TRAINING_LOSSES = ("log_loss", "softmax_ce", "opendataval")
+INITS = ("per_call", "shared")
+BACKENDS = ("fused", "autograd")
+_SEED_HIGH = 2**63 - 1
+# chunk_size="auto": networks per chunk such that one hidden activation (chunk x n x hidden)
+# holds about this many bytes (CPU: cache-sized; GPU: large enough to fill the device)
+_CHUNK_BYTES = {"cpu": 1 << 19, "cpu, shared rows": 1 << 21, "cuda": 1 << 28}
 
 
-def _initial_parameters(seed: int, p: int, h: int, K: int):
-    """(W1 (h, p), b1 (h,), W2 (K, h), b2 (K,)) in float64, and the generator (for shuffling)."""
-    g = torch.Generator().manual_seed(int(seed))
-
-    def uniform(shape, fan_in):
-        bound = 1.0 / np.sqrt(fan_in)
-        return (torch.rand(shape, generator=g, dtype=torch.float64) * 2.0 - 1.0) * bound
-
-    W1 = uniform((h, p), p)
-    b1 = uniform((h,), p)
-    W2 = uniform((K, h), h)
-    b2 = uniform((K,), h)
-    return (W1, b1, W2, b2), g
+def _int_seed(random_state, name="random_state") -> int:
+    """One torch seed from an int, None, a SeedSequence or a Generator."""
+    if isinstance(random_state, (int, np.integer)) and not isinstance(random_state, (bool, np.bool_)):
+        return check_int(random_state, name, low=0, high=_SEED_HIGH)
+    if isinstance(random_state, np.random.Generator):
+        return int(random_state.integers(0, _SEED_HIGH))
+    state = seed_sequence(random_state, name).generate_state(1, np.uint64)[0]
+    return int(state >> np.uint64(1))
 
 
-@contextmanager
-def _torch_threads(n):
-    """Temporarily set torch's intra-op thread count (no-op for ``None``)."""
-    if n is None:
-        yield
-        return
-    previous = torch.get_num_threads()
-    torch.set_num_threads(int(n))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
+def network_seeds(random_state, n_networks: int, default) -> np.ndarray:
+    """One seed per network of a call (module docstring); ``default``: the estimator's."""
+    if random_state is None:
+        random_state = default
+    if isinstance(random_state, (Sequence, np.ndarray)) and not isinstance(random_state, str):
+        seeds = np.asarray(random_state)
+        if seeds.ndim != 1 or seeds.shape[0] != n_networks:
+            raise ValueError(
+                f"random_state as a sequence must hold one int per network ({n_networks}); "
+                f"got shape {seeds.shape}. Pass one int to share one seed."
+            )
+        return np.array([check_int(s, "random_state[i]", low=0, high=_SEED_HIGH)
+                         for s in seeds.tolist()], dtype=np.int64)
+    return np.full(n_networks, _int_seed(random_state), dtype=np.int64)
 
 
-def _log_loss(proba: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Mean cross-entropy over the last-but-one axis: proba (..., n, K), y (n,) -> (...)."""
-    picked = np.take_along_axis(proba, np.broadcast_to(y[:, None], proba.shape[:-1] + (1,)), -1)
-    return -np.mean(np.log(np.maximum(picked[..., 0], np.finfo(float).tiny)), axis=-1)
+def _shared_prefix(X) -> int:
+    """Number of leading rows that are the same in every network's data X (B, n, p)."""
+    if X.shape[0] < 2:
+        return 0
+    differs = np.flatnonzero(~np.all(X == X[:1], axis=(0, 2)))
+    return int(differs[0]) if differs.size else X.shape[1]
 
 
 class BatchedMLPClassifier(ClassifierMixin, BaseEstimator):
-    """Two-layer ReLU MLP (width ``hidden``) with weight decay, trained by Adam for a fixed budget.
+    """ReLU MLP classifier trained by Adam for a fixed budget, many networks at once.
 
-    The model class of Covert et al. (ICML 2024), Section 4.1 / Appendix C.1; objective, budget,
-    initialization and seeding are specified in the :mod:`scaling_kit.mlp` docstring.
+    The model class of Covert et al. (ICML 2024), Section 4.1 / Appendix C.1; model, objective,
+    budget, initialization and seeds are specified in the :mod:`scaling_kit.mlp` docstring.
+    :meth:`reference` returns the recipe of the paper's public code.
 
     Parameters
     ----------
-    hidden : width of the hidden layer (paper: 32).
-    weight_decay : L2 coefficient on the weights, scikit-learn's ``alpha`` convention
-        (penalty ``weight_decay/2 * ||W||^2`` added to the *summed* loss).
-    lr : Adam learning rate.
-    n_epochs : number of passes over the data (full batch: number of Adam steps).
-    batch_size : minibatch size, or ``None`` for full batch.
-    dtype : ``"float64"`` (default) or ``"float32"``.
-    chunk_size : largest number of networks trained together in one batched call (memory bound;
-        results do not depend on it).
-    n_threads : torch intra-op threads while training (restored afterwards; ``None``: leave
-        torch's setting). Default 1: these networks are too small to gain from threads, and on
-        a busy machine torch's spinning threads made training 20x slower in our measurements;
-        parallelize over datasets instead (the engine's ``n_jobs``).
-    random_state : int seed (see the module docstring).
+    hidden : width of the hidden layers (paper: 32).
+    n_hidden_layers : number of hidden layers (kit default 1; reference code 2).
+    weight_decay : L2 coefficient on the weights, scikit-learn's ``alpha`` convention (penalty
+        ``weight_decay / 2 * ||W||^2`` added to the *summed* loss; reference code 0).
+    lr : Adam learning rate (0.01 in both recipes).
+    n_epochs : passes over the data (full batch: Adam steps; kit 200, reference code 25).
+    batch_size : minibatch size, or ``None`` for full batch (reference code 1280).
+    training_loss : ``"log_loss"``, ``"softmax_ce"`` or ``"opendataval"`` (module docstring).
+    init : ``"per_call"`` (the seed of each call) or ``"shared"`` (the estimator's seed for
+        every fit, the reference code's choice).
+    backend : ``"fused"`` (fast, many networks at once) or ``"autograd"`` (``torch.nn`` and
+        ``torch.optim.Adam``, one network at a time: the reference implementation).
+    dtype : ``"float64"`` (default: the loss differences of large datasets are far above
+        rounding) or ``"float32"``.
+    device : ``"auto"`` (CUDA when torch sees a GPU, else CPU), ``"cpu"``, ``"cuda[:N]"``.
+    chunk_size : networks trained together, or ``"auto"`` (cache-sized on the CPU); results do
+        not depend on it beyond rounding.
+    n_threads : torch intra-op threads while training (``None``: torch's setting). Default 1:
+        these networks are too small to gain from threads; parallelize over datasets instead.
+    random_state : seed of the initialization (see the module docstring).
 
     Attributes (after ``fit``)
     --------------------------
-    classes_, coefs_ ([W1 (p, h), W2 (h, K)]), intercepts_ ([b1 (h,), b2 (K,)]),
-    loss_curve_ (objective J at each Adam step, before the update), n_features_in_.
+    classes_, coefs_ (weights, ``(fan_in, fan_out)`` each, as scikit-learn), intercepts_,
+    loss_curve_ (objective at each step, before its update), n_iter_ (Adam steps),
+    n_features_in_.
 
     Learner protocol (used by :mod:`scaling_kit.contributions`)
     ----------------------------------------------------------
@@ -164,349 +175,284 @@ class BatchedMLPClassifier(ClassifierMixin, BaseEstimator):
     -> (B, n_eval, n_classes)``; labels are integers ``0..n_classes-1``.
     """
 
-    def __init__(
-        self,
-        hidden=32,
-        weight_decay=1.0,
-        lr=0.01,
-        n_epochs=200,
-        batch_size=None,
-        dtype="float64",
-        chunk_size=512,
-        n_threads=1,
-        random_state=0,
-    ):
+    def __init__(self, *, hidden=32, n_hidden_layers=1, weight_decay=1.0, lr=0.01, n_epochs=200,
+                 batch_size=None, training_loss="log_loss", init="per_call", backend="fused",
+                 dtype="float64", device="auto", chunk_size="auto", n_threads=1,
+                 random_state=0):
         self.hidden = hidden
+        self.n_hidden_layers = n_hidden_layers
         self.weight_decay = weight_decay
         self.lr = lr
         self.n_epochs = n_epochs
         self.batch_size = batch_size
+        self.training_loss = training_loss
+        self.init = init
+        self.backend = backend
         self.dtype = dtype
+        self.device = device
         self.chunk_size = chunk_size
         self.n_threads = n_threads
         self.random_state = random_state
 
-    # --- validation -------------------------------------------------------------------------
-    def _check_params(self):
-        def positive_int(name):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-                raise ValueError(f"{name} must be a positive integer; got {value!r}.")
+    @classmethod
+    def reference(cls, **overrides):
+        """The MLP recipe of the paper's public code (module docstring), as an estimator.
 
-        positive_int("hidden")
-        positive_int("n_epochs")
-        positive_int("chunk_size")
-        if self.n_threads is not None:
-            positive_int("n_threads")
-        if self.batch_size is not None:
-            positive_int("batch_size")
-        if not (isinstance(self.lr, numbers.Real) and np.isfinite(self.lr) and self.lr > 0):
-            raise ValueError(f"lr must be a positive finite number; got {self.lr!r}.")
-        wd = self.weight_decay
-        if not (isinstance(wd, numbers.Real) and np.isfinite(wd) and wd >= 0):
-            raise ValueError(f"weight_decay must be a non-negative finite number; got {wd!r}.")
-        if self.dtype not in _DTYPES:
-            raise ValueError(f"dtype must be one of {tuple(_DTYPES)}; got {self.dtype!r}.")
-        return _DTYPES[self.dtype]
-
-    @staticmethod
-    def _check_n_classes(n_classes):
-        if isinstance(n_classes, bool) or not isinstance(n_classes, numbers.Integral) or n_classes < 2:
-            raise ValueError(f"n_classes must be an integer >= 2; got {n_classes!r}.")
-        return int(n_classes)
-
-    @staticmethod
-    def _check_labels(y, n_classes, what):
-        y = np.asarray(y)
-        if y.size and not np.issubdtype(y.dtype, np.integer):
-            if not np.all(np.isfinite(y)) or np.any(y != np.round(y)):
-                raise ValueError(f"{what} must hold integer labels 0..{n_classes - 1}.")
-            y = y.astype(np.int64)
-        if y.size and (y.min() < 0 or y.max() >= n_classes):
-            raise ValueError(
-                f"{what} must hold integer labels 0..{n_classes - 1}; found labels in "
-                f"[{y.min()}, {y.max()}]. Encode classes as indices first."
-            )
-        return y.astype(np.int64)
-
-    @staticmethod
-    def _check_X(X, ndim, what):
-        X = np.asarray(X, dtype=float)
-        if X.ndim != ndim:
-            raise ValueError(f"{what} must be {ndim}-D; got shape {X.shape}.")
-        if not np.all(np.isfinite(X)):
-            raise ValueError(f"{what} contains NaN or infinite values.")
-        if X.shape[-2] < 1:
-            raise ValueError(f"{what} has no rows.")
-        return X
-
-    # --- the general path: one torch.nn.Module at a time --------------------------------------
-    def _train_single(self, X, y, n_classes, seed, torch_dtype):
-        """Train one network with ``torch.nn`` and ``torch.optim.Adam``; returns (model, curve)."""
-        n, p = X.shape
-        (W1, b1, W2, b2), g = _initial_parameters(seed, p, self.hidden, n_classes)
-        model = torch.nn.Sequential(
-            torch.nn.Linear(p, self.hidden),
-            torch.nn.ReLU(),
-            torch.nn.Linear(self.hidden, n_classes),
-        ).to(torch_dtype)
-        with torch.no_grad():
-            for param, value in zip(model.parameters(), (W1, b1, W2, b2), strict=True):
-                param.copy_(value)
-        Xt = torch.tensor(X, dtype=torch_dtype)
-        yt = torch.tensor(y)
-        optimizer = torch.optim.Adam(model.parameters(), lr=self.lr, foreach=False)
-        weights = (model[0].weight, model[2].weight)
-        m = n if self.batch_size is None else min(self.batch_size, n)
-        curve = []
-        for _ in range(self.n_epochs):
-            order = None if m == n else torch.randperm(n, generator=g)
-            for start in range(0, n, m):
-                rows = slice(None) if order is None else order[start : start + m]
-                xb, yb = Xt[rows], yt[rows]
-                optimizer.zero_grad()
-                loss = torch.nn.functional.cross_entropy(model(xb), yb, reduction="sum")
-                penalty = 0.5 * self.weight_decay * sum(torch.sum(w * w) for w in weights)
-                objective = (loss + penalty) / xb.shape[0]
-                curve.append(objective.item())
-                objective.backward()
-                optimizer.step()
-        return model, curve
-
-    def fit_predict_proba(self, X_train, y_train, X_eval, n_classes, random_state=None):
-        """Fit one network on (X_train, y_train); class probabilities (n_eval, n_classes) on X_eval.
-
-        The general (reference) path; see :meth:`fit_predict_proba_batch` for the fast one.
+        github.com/iancovert/data-scaling ``experiments/utils.py`` (model ``"mlp"``):
+        ``torch.manual_seed(0)`` then ``ClassifierMLP(hidden_dim=32, layers=3)`` (two hidden
+        layers), trained with ``epochs=25, batch_size=1280`` by OpenDataVal's
+        ``TorchClassMixin.fit`` (Adam, default learning rate 0.01, no weight decay, loss on the
+        softmax outputs); every fit starts from a deep copy of the one initialized network.
+        Keyword arguments override settings (e.g. ``dtype``, ``device``).
         """
-        torch_dtype = self._check_params()
-        n_classes = self._check_n_classes(n_classes)
-        X = self._check_X(X_train, 2, "X_train")
-        y = self._check_labels(y_train, n_classes, "y_train")
-        X_eval = self._check_X(X_eval, 2, "X_eval")
+        params = dict(hidden=32, n_hidden_layers=2, weight_decay=0.0, lr=0.01, n_epochs=25,
+                      batch_size=1280, training_loss="opendataval", init="shared",
+                      random_state=0)
+        params.update(overrides)
+        return cls(**params)
+
+    # --- validation -------------------------------------------------------------------------
+    def _recipe(self, n_classes):
+        check_int(self.hidden, "hidden", low=1)
+        check_int(self.n_hidden_layers, "n_hidden_layers", low=1)
+        check_int(self.n_epochs, "n_epochs", low=1)
+        if self.batch_size is not None:
+            check_int(self.batch_size, "batch_size", low=1)
+        if self.n_threads is not None:
+            check_int(self.n_threads, "n_threads", low=1)
+        if not (isinstance(self.chunk_size, str) and self.chunk_size == "auto"):
+            check_int(self.chunk_size, "chunk_size", low=1)
+        check_number(self.lr, "lr", low=0, low_open=True)
+        check_number(self.weight_decay, "weight_decay", low=0)
+        for name, allowed in [("training_loss", TRAINING_LOSSES), ("init", INITS),
+                              ("backend", BACKENDS), ("dtype", tuple(DTYPES))]:
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}; got {getattr(self, name)!r}.")
+        loss = self.training_loss
+        if loss == "opendataval":
+            loss = "log_loss" if n_classes == 2 else "softmax_ce"
+
+        return SimpleNamespace(  # the numbers _mlp_train needs
+            n_epochs=int(self.n_epochs), batch_size=self.batch_size, lr=float(self.lr),
+            weight_decay=float(self.weight_decay), training_loss=loss, n_classes=int(n_classes))
+
+    def _shapes(self, n_features, n_classes):
+        return _mlp_train.layer_shapes(n_features, int(self.hidden), int(self.n_hidden_layers),
+                                       n_classes)
+
+    @staticmethod
+    def _labels(y, n_classes, name):
+        y = np.asarray(y)
+        flat = check_labels(y.reshape(-1), name)
+        if flat.size and flat.max() >= n_classes:
+            raise ValueError(
+                f"{name} must hold integer labels 0..{n_classes - 1}; found labels up to "
+                f"{flat.max()}. Encode classes as indices first, or pass the right n_classes."
+            )
+        return flat.reshape(y.shape)
+
+    def _seeds(self, random_state, n_networks):
+        """(initialization seeds, shuffling seeds), one each per network."""
+        call = network_seeds(random_state, n_networks, self.random_state)
+        if self.init == "shared":
+            return np.full(n_networks, _int_seed(self.random_state)), call
+        return call, call
+
+    def _chunk(self, n_rows, device, shared=False):
+        if self.chunk_size != "auto":
+            return int(self.chunk_size)
+        itemsize = torch.finfo(DTYPES[self.dtype]).bits // 8
+        kind = "cuda" if device.type == "cuda" else ("cpu, shared rows" if shared else "cpu")
+        target = _CHUNK_BYTES[kind]
+        return int(np.clip(target // (n_rows * int(self.hidden) * itemsize), 1, 1 << 16))
+
+    # --- the learner protocol ---------------------------------------------------------------
+    def fit_predict_proba(self, X_train, y_train, X_eval, n_classes, random_state=None):
+        """Fit one network on (X_train, y_train); class probabilities (n_eval, n_classes)."""
+        n_classes = check_int(n_classes, "n_classes", low=2)
+        X = check_array(X_train, "X_train")
+        y = self._labels(y_train, n_classes, "y_train")
         if y.shape != (X.shape[0],):
             raise ValueError(f"y_train must have shape ({X.shape[0]},); got {y.shape}.")
-        if X_eval.shape[1] != X.shape[1]:
-            raise ValueError(f"X_eval must have {X.shape[1]} columns; got {X_eval.shape[1]}.")
-        rs = self.random_state if random_state is None else random_state
-        seed = int(_resolve_seeds(rs, 1)[0])
-        with _torch_threads(self.n_threads):
-            model, _ = self._train_single(X, y, n_classes, seed, torch_dtype)
-        with torch.no_grad():
-            logits = model(torch.as_tensor(X_eval, dtype=torch_dtype))
-            return torch.softmax(logits, dim=-1).to(torch.float64).numpy()
+        return self.fit_predict_proba_batch(
+            X[None], y[None], X_eval, n_classes,
+            random_state=[network_seeds(random_state, 1, self.random_state)[0]],
+        )[0]
 
-    # --- the fast path: B networks at once ----------------------------------------------------
     def fit_predict_proba_batch(self, X_trains, y_trains, X_eval, n_classes, random_state=None):
-        """Train B independent networks on ``X_trains[b], y_trains[b]`` at once.
-
-        Returns probabilities of shape (B, n_eval, n_classes) on the shared ``X_eval``. Network b
-        gets the initialization and Adam updates of :meth:`fit_predict_proba` with seed
-        ``seeds[b]`` (``random_state`` as in the module docstring).
-        """
-        torch_dtype = self._check_params()
-        n_classes = self._check_n_classes(n_classes)
-        X = self._check_X(X_trains, 3, "X_trains")
-        y = self._check_labels(y_trains, n_classes, "y_trains")
-        X_eval = self._check_X(X_eval, 2, "X_eval")
+        """Train B independent networks on ``X_trains[b], y_trains[b]``; probabilities
+        (B, n_eval, n_classes) on the shared ``X_eval``. ``random_state``: module docstring."""
+        n_classes = check_int(n_classes, "n_classes", low=2)
+        recipe = self._recipe(n_classes)
+        X = check_array(X_trains, "X_trains", ndim=3)
         B, n, p = X.shape
+        y = self._labels(y_trains, n_classes, "y_trains")
         if y.shape != (B, n):
             raise ValueError(f"y_trains must have shape ({B}, {n}); got {y.shape}.")
+        X_eval = check_array(X_eval, "X_eval")
         if X_eval.shape[1] != p:
-            raise ValueError(f"X_eval must have {p} columns; got {X_eval.shape[1]}.")
-        rs = self.random_state if random_state is None else random_state
-        seeds = _resolve_seeds(rs, B)
+            raise ValueError(f"X_eval must have {p} columns like X_trains; got {X_eval.shape[1]}.")
+        init_seeds, shuffle_seeds = self._seeds(random_state, B)
+        device = resolve_device(self.device)
+        dtype = DTYPES[self.dtype]
+        shapes = self._shapes(p, n_classes)
         out = np.empty((B, X_eval.shape[0], n_classes))
-        for start in range(0, B, self.chunk_size):
-            stop = min(start + self.chunk_size, B)
-            with _torch_threads(self.n_threads):
-                out[start:stop] = self._train_batch(
-                    X[start:stop], y[start:stop], X_eval, n_classes, seeds[start:stop], torch_dtype
-                )
+        with torch_threads(self.n_threads):
+            if self.backend == "autograd":
+                for b in range(B):
+                    out[b] = self._autograd_fit(X[b], y[b], X_eval, recipe, shapes,
+                                                init_seeds[b], shuffle_seeds[b], device)[0]
+                return out
+            # rows common to every network (the D of a D + {z} batch) take a faster path
+            full_batch = recipe.batch_size is None or recipe.batch_size >= n
+            shared = _shared_prefix(X) if full_batch else 0
+            shared = shared if 2 * shared >= n else 0
+            chunk = self._chunk(n, device, shared=bool(shared))
+            inits = {}  # initial weights per distinct seed, drawn once per call
+            for start in range(0, B, chunk):
+                rows = slice(start, min(start + chunk, B))
+                P = self._fused_fit(X[rows], y[rows], X_eval, recipe, shapes, init_seeds[rows],
+                                    shuffle_seeds[rows], device, dtype, shared, inits)
+                out[rows] = P
+                for b in np.flatnonzero(~np.all(np.isfinite(P), axis=(1, 2))):
+                    out[start + b] = self._refit_or_raise(X[start + b], y[start + b], X_eval,
+                                                          recipe, shapes, init_seeds[start + b],
+                                                          shuffle_seeds[start + b], device)
         return out
 
-    def _train_batch(self, X, y, X_eval, n_classes, seeds, torch_dtype):
-        B, n, p = X.shape
-        h = self.hidden
-        unique, inverse = np.unique(seeds, return_inverse=True)
-        inits, generators = [], []
-        for seed in unique.tolist():
-            params, g = _initial_parameters(seed, p, h, n_classes)
-            inits.append(params)
-            generators.append(g)
-        idx = torch.as_tensor(inverse)
+    # --- the fused path ---------------------------------------------------------------------
+    def _fused_fit(self, X, y, X_eval, recipe, shapes, init_seeds, shuffle_seeds, device, dtype,
+                   shared=0, inits=None):
+        B, n, _ = X.shape
+        full_batch = recipe.batch_size is None or recipe.batch_size >= n
+        unique, inverse = np.unique(init_seeds, return_inverse=True)
+        inits = {} if inits is None else inits
+        for s in unique.tolist():
+            if s not in inits:
+                params, _ = _mlp_train.linear_init(s, shapes)
+                inits[s] = [(W.to(device, dtype), b.to(device, dtype)) for W, b in params]
+        index = torch.as_tensor(inverse, device=device)
+        init = [(torch.stack([inits[s][layer][0] for s in unique.tolist()])[index],
+                 torch.stack([inits[s][layer][1] for s in unique.tolist()])[index])
+                for layer in range(len(shapes))]
+        shuffles = None
+        if not full_batch:  # one generator per distinct shuffling seed (module docstring)
+            seeds, which = np.unique(shuffle_seeds, return_inverse=True)
+            generators = [_mlp_train.linear_init(int(s), shapes)[1] if self.init == "per_call"
+                          else torch.Generator().manual_seed(int(s)) for s in seeds.tolist()]
+            which = torch.as_tensor(which)
+            shuffles = [torch.stack([torch.randperm(n, generator=g) for g in generators])[which]
+                        .to(device) for _ in range(recipe.n_epochs)]
+        Xt = torch.as_tensor(np.ascontiguousarray(X), device=device, dtype=dtype)
+        yt = torch.as_tensor(np.ascontiguousarray(y), device=device)
+        shared = shared if len(X) > 1 else 0
+        theta, layout, _ = _mlp_train.train(Xt, yt, init, recipe, shuffles, shared=shared)
+        P = _mlp_train.predict_proba(layout.views(theta),
+                                     torch.as_tensor(X_eval, device=device, dtype=dtype))
+        return P.to("cpu", torch.float64).numpy()
 
-        def stacked(j, transpose):
-            t = torch.stack([params[j] for params in inits])[idx]
-            return (t.transpose(1, 2) if transpose else t[:, None, :]).to(torch_dtype)
+    def _refit_or_raise(self, X, y, X_eval, recipe, shapes, init_seed, shuffle_seed, device):
+        P = self._autograd_fit(X, y, X_eval, recipe, shapes, init_seed, shuffle_seed, device)[0]
+        if not np.all(np.isfinite(P)):
+            raise ValueError(
+                f"MLP training diverged (non-finite probabilities with lr={self.lr}, "
+                f"dtype={self.dtype!r}); lower lr, standardize the features or use float64."
+            )
+        return P
 
-        W1 = stacked(0, True).contiguous().requires_grad_()  # (B, p, h)
-        b1 = stacked(1, False).requires_grad_()  # (B, 1, h)
-        W2 = stacked(2, True).contiguous().requires_grad_()  # (B, h, K)
-        b2 = stacked(3, False).requires_grad_()  # (B, 1, K)
-        Xt = torch.tensor(X, dtype=torch_dtype)
-        yt = torch.tensor(y)
-        optimizer = torch.optim.Adam([W1, b1, W2, b2], lr=self.lr, foreach=False)
-        m = n if self.batch_size is None else min(self.batch_size, n)
-        for _ in range(self.n_epochs):
-            if m == n:
-                order = None
-            else:
-                perms = torch.stack([torch.randperm(n, generator=g) for g in generators])
-                order = perms[idx]  # (B, n)
-            for start in range(0, n, m):
-                if order is None:
-                    xb, yb = Xt, yt
-                else:
-                    rows = order[:, start : start + m]
-                    xb = torch.gather(Xt, 1, rows[:, :, None].expand(-1, -1, p))
-                    yb = torch.gather(yt, 1, rows)
+    # --- the reference path: torch.nn + torch.optim.Adam, one network ----------------------
+    def _autograd_fit(self, X, y, X_eval, recipe, shapes, init_seed, shuffle_seed, device,
+                      record_loss=False):
+        """Train one ``torch.nn.Sequential`` with ``torch.optim.Adam``; returns (probabilities
+        (n_eval, K) or None, model, loss curve)."""
+        dtype = DTYPES[self.dtype]
+        init, g = _mlp_train.linear_init(int(init_seed), shapes)
+        if self.init == "shared":
+            g = torch.Generator().manual_seed(int(shuffle_seed))
+        layers = []
+        for W0, b0 in init:
+            linear = torch.nn.Linear(W0.shape[1], W0.shape[0], device=device, dtype=dtype)
+            with torch.no_grad():
+                linear.weight.copy_(W0)
+                linear.bias.copy_(b0)
+            layers += [linear, torch.nn.ReLU()]
+        model = torch.nn.Sequential(*layers[:-1])
+        weights = [layer.weight for layer in model if isinstance(layer, torch.nn.Linear)]
+        optimizer = torch.optim.Adam(model.parameters(), lr=recipe.lr, foreach=False)
+        Xt = torch.as_tensor(np.ascontiguousarray(X), device=device, dtype=dtype)
+        yt = torch.as_tensor(np.ascontiguousarray(y), device=device)
+        n = Xt.shape[0]
+        rows = n if recipe.batch_size is None else min(recipe.batch_size, n)
+        curve = []
+        for _ in range(recipe.n_epochs):
+            order = None if rows == n else torch.randperm(n, generator=g).to(device)
+            for start in range(0, n, rows):
+                xb, yb = (Xt, yt) if order is None else (Xt[order[start:start + rows]],
+                                                         yt[order[start:start + rows]])
                 optimizer.zero_grad()
-                logits = torch.baddbmm(b2, torch.relu(torch.baddbmm(b1, xb, W1)), W2)
-                ce = torch.nn.functional.cross_entropy(
-                    logits.reshape(-1, n_classes), yb.reshape(-1), reduction="none"
-                ).reshape(B, -1)
-                penalty = 0.5 * self.weight_decay * (
-                    torch.sum(W1 * W1, dim=(1, 2)) + torch.sum(W2 * W2, dim=(1, 2))
-                )
-                objective = torch.sum((ce.sum(dim=1) + penalty) / xb.shape[1])
-                objective.backward()
+                logits = model(xb)
+                if recipe.training_loss == "log_loss":
+                    loss = torch.nn.functional.cross_entropy(logits, yb)
+                else:
+                    loss = torch.nn.functional.cross_entropy(torch.softmax(logits, -1), yb)
+                if recipe.weight_decay:
+                    penalty = sum(torch.sum(w * w) for w in weights)
+                    loss = loss + 0.5 * recipe.weight_decay * penalty / xb.shape[0]
+                if record_loss:
+                    curve.append(loss.item())
+                loss.backward()
                 optimizer.step()
-        with torch.no_grad():
-            Xe = torch.as_tensor(X_eval, dtype=torch_dtype).expand(B, -1, -1)
-            logits = torch.baddbmm(b2, torch.relu(torch.baddbmm(b1, Xe, W1)), W2)
-            return torch.softmax(logits, dim=-1).to(torch.float64).numpy()
+        P = None
+        if X_eval is not None:
+            with torch.no_grad():
+                logits = model(torch.as_tensor(X_eval, device=device, dtype=dtype))
+                P = torch.softmax(logits, dim=-1).to("cpu", torch.float64).numpy()
+        return P, model, curve
 
-    # --- scikit-learn estimator API -----------------------------------------------------------
+    # --- scikit-learn estimator API ---------------------------------------------------------
     def fit(self, X, y):
-        """Fit one network (general path) on (X, y) with any class labels; returns self."""
-        torch_dtype = self._check_params()
-        X = self._check_X(X, 2, "X")
+        """Fit one network on (X, y) with any class labels (seed: ``random_state``); returns
+        self. Trained by the reference (autograd) implementation, which also records
+        ``loss_curve_``; predictions equal the fused path's up to rounding."""
+        X = check_array(X, "X")
         y = np.asarray(y)
         if y.shape != (X.shape[0],):
             raise ValueError(f"y must have shape ({X.shape[0]},); got {y.shape}.")
         classes, yi = np.unique(y, return_inverse=True)
         if len(classes) < 2:
-            raise ValueError("Training data must contain at least two classes.")
-        seed = int(_resolve_seeds(self.random_state, 1)[0])
-        with _torch_threads(self.n_threads):
-            model, curve = self._train_single(X, yi, len(classes), seed, torch_dtype)
+            raise ValueError("y must contain at least two classes to train a classifier.")
+        recipe = self._recipe(len(classes))
+        shapes = self._shapes(X.shape[1], len(classes))
+        init_seeds, shuffle_seeds = self._seeds(None, 1)
+        with torch_threads(self.n_threads):
+            _, model, curve = self._autograd_fit(X, yi, None, recipe, shapes, init_seeds[0],
+                                                 shuffle_seeds[0], resolve_device(self.device),
+                                                 record_loss=True)
+        linears = [layer for layer in model if isinstance(layer, torch.nn.Linear)]
         self.classes_ = classes
-        self.coefs_ = [
-            model[0].weight.detach().to(torch.float64).numpy().T.copy(),
-            model[2].weight.detach().to(torch.float64).numpy().T.copy(),
-        ]
-        self.intercepts_ = [
-            model[0].bias.detach().to(torch.float64).numpy().copy(),
-            model[2].bias.detach().to(torch.float64).numpy().copy(),
-        ]
+        self.coefs_ = [lin.weight.detach().to("cpu", torch.float64).numpy().T.copy()
+                       for lin in linears]
+        self.intercepts_ = [lin.bias.detach().to("cpu", torch.float64).numpy().copy()
+                            for lin in linears]
         self.loss_curve_ = curve
+        self.n_iter_ = len(curve)
         self.n_features_in_ = X.shape[1]
         return self
 
     def predict_proba(self, X):
-        """Softmax of the logits, shape (n, n_classes_)."""
-        X = self._check_X(X, 2, "X")
-        if not hasattr(self, "coefs_"):
-            raise ValueError("This BatchedMLPClassifier is not fitted yet; call fit first.")
+        """Softmax of the logits, shape (n, n_classes)."""
+        check_is_fitted(self, "coefs_")
+        X = check_array(X, "X")
         if X.shape[1] != self.n_features_in_:
-            raise ValueError(f"X must have shape (n, {self.n_features_in_}); got {X.shape}.")
-        hidden = np.maximum(X @ self.coefs_[0] + self.intercepts_[0], 0.0)
-        logits = hidden @ self.coefs_[1] + self.intercepts_[1]
+            raise ValueError(f"X must have {self.n_features_in_} columns; got {X.shape[1]}.")
+        H = X
+        for W, b in zip(self.coefs_[:-1], self.intercepts_[:-1], strict=True):
+            H = np.maximum(H @ W + b, 0.0)
+        logits = H @ self.coefs_[-1] + self.intercepts_[-1]
         logits -= logits.max(axis=1, keepdims=True)
         e = np.exp(logits)
         return e / e.sum(axis=1, keepdims=True)
 
     def predict(self, X):
+        """The most probable class label."""
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
-
-
-@dataclass
-class SeedNoiseResult:
-    """Optimization noise of one marginal contribution, measured by refitting with many seeds.
-
-    ``loss_D[s]``, ``loss_Dz[s]``: test log loss of the fits on D and D + {z} with seed s;
-    ``delta_crn[s] = loss_D[s] - loss_Dz[s]`` (same seed for both fits: common random numbers);
-    ``delta_independent[s] = loss_D[s] - loss_Dz[s+1 mod S]`` (different seeds).
-    """
-
-    seeds: np.ndarray
-    loss_D: np.ndarray
-    loss_Dz: np.ndarray
-    delta_crn: np.ndarray
-    delta_independent: np.ndarray
-
-    @property
-    def mean_delta(self) -> float:
-        return float(np.mean(self.delta_crn))
-
-    @property
-    def std_loss(self) -> float:
-        """Standard deviation over seeds of the test loss of the fit on D."""
-        return float(np.std(self.loss_D, ddof=1))
-
-    @property
-    def std_delta_crn(self) -> float:
-        return float(np.std(self.delta_crn, ddof=1))
-
-    @property
-    def std_delta_independent(self) -> float:
-        return float(np.std(self.delta_independent, ddof=1))
-
-    def summary(self) -> str:
-        snr = abs(self.mean_delta) / self.std_delta_crn if self.std_delta_crn > 0 else np.inf
-        return "\n".join(
-            [
-                f"Optimization noise over {len(self.seeds)} seeds (same D, same z):",
-                f"  mean contribution (same seed)      {self.mean_delta: .3e}",
-                f"  std of test loss on D              {self.std_loss: .3e}",
-                f"  std of contribution, same seed     {self.std_delta_crn: .3e}",
-                f"  std of contribution, other seeds   {self.std_delta_independent: .3e}",
-                f"  |mean| / std (same seed)           {snr: .3g}",
-            ]
-        )
-
-
-def seed_noise(learner, X_D, y_D, x_z, y_z, X_test, y_test, n_classes, seeds=range(20)):
-    """Refit the same D and D + {z} with several seeds and measure the spread of the contribution.
-
-    The paper (Section 2.1 and 4.1) attributes poorly fitting log-linear laws to noise in the
-    estimated means; this isolates the part due to optimization (initialization, shuffling),
-    with the data held fixed. ``learner`` follows the learner protocol with a ``random_state``
-    argument (e.g. :class:`BatchedMLPClassifier`; its batched path is used when present).
-    Loss: mean test cross-entropy ``-mean log p(y_test)``.
-    """
-    seeds = np.array([_check_seed_int(s) for s in seeds], dtype=np.int64)
-    if len(seeds) < 2:
-        raise ValueError("seed_noise needs at least two seeds.")
-    X_D = np.asarray(X_D, dtype=float)
-    y_D = np.asarray(y_D)
-    x_z = np.asarray(x_z, dtype=float).reshape(1, -1)
-    y_test = np.asarray(y_test)
-    if X_D.ndim != 2 or y_D.shape != (X_D.shape[0],) or x_z.shape[1] != X_D.shape[1]:
-        raise ValueError(
-            f"Expected X_D (n, p), y_D (n,), x_z (p,); got {X_D.shape}, {y_D.shape}, {x_z.shape}."
-        )
-    X_Dz = np.concatenate([X_D, x_z])
-    y_Dz = np.concatenate([y_D, np.asarray([y_z], dtype=y_D.dtype)])
-    S = len(seeds)
-    if hasattr(learner, "fit_predict_proba_batch"):
-        P_D = learner.fit_predict_proba_batch(
-            np.broadcast_to(X_D, (S,) + X_D.shape), np.broadcast_to(y_D, (S,) + y_D.shape),
-            X_test, n_classes, random_state=seeds,
-        )
-        P_Dz = learner.fit_predict_proba_batch(
-            np.broadcast_to(X_Dz, (S,) + X_Dz.shape), np.broadcast_to(y_Dz, (S,) + y_Dz.shape),
-            X_test, n_classes, random_state=seeds,
-        )
-    else:
-        P_D = np.stack([learner.fit_predict_proba(X_D, y_D, X_test, n_classes, random_state=int(s)) for s in seeds])
-        P_Dz = np.stack([learner.fit_predict_proba(X_Dz, y_Dz, X_test, n_classes, random_state=int(s)) for s in seeds])
-    loss_D = _log_loss(P_D, y_test)
-    loss_Dz = _log_loss(P_Dz, y_test)
-    return SeedNoiseResult(
-        seeds=seeds,
-        loss_D=loss_D,
-        loss_Dz=loss_Dz,
-        delta_crn=loss_D - loss_Dz,
-        delta_independent=loss_D - np.roll(loss_Dz, -1),
-    )

@@ -7,6 +7,19 @@ is Predictable, Empirically", 2017 (exponents quoted in the lecture slides).
 
 import pandas as pd
 
+__all__ = [
+    "ALPHA_MODE_RANGE",
+    "HESTNESS_EXPONENTS",
+    "POINT_ADDITION_TABLES",
+    "TABLE1_R2",
+    "TABLE2_ALPHA_CORR",
+    "TABLE3_4_SHAPLEY_PEARSON",
+    "TABLE5_ADDITION_100",
+    "TABLE6_ADDITION_1000",
+    "TABLE7_ADDITION_200",
+    "TABLE8_ADDITION_2000",
+]
+
 #: Hestness et al. (2017) generalization-error exponents beta_g.
 HESTNESS_EXPONENTS = {
     "machine translation": (-0.128, -0.128),

@@ -1,8 +1,7 @@
-"""The contribution sampler and exact engine: exactness, distributions, determinism, cache.
+"""The contribution sampler and exact engine: exactness, distributions, the table.
 
-D for a row of ``sample_contributions`` is re-created by replaying the sampler's plan
-(``contributions._plan``) and redrawing each round's D from its seed, as ``_compute_chunk``
-does; Deltas are then recomputed from two independent fits (scikit-learn or a fresh Newton
+D for a row of ``sample_contributions`` is re-created by ``planned_datasets`` (the same plan,
+each round's D redrawn from its seed, as the chunk computation does); Deltas are then recomputed from two independent fits (scikit-learn or a fresh Newton
 solve) and compared with the sampler's.
 """
 
@@ -21,8 +20,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, brier_score_loss, log_loss
 from sklearn.naive_bayes import GaussianNB
 
-from scaling_kit import contributions, exact_engine
+from scaling_kit import exact_engine
 from scaling_kit.contributions import (
+    delta_column,
     exact_contribution,
     planned_datasets,
     sample_contributions,
@@ -36,13 +36,14 @@ from scaling_kit.sampling import StratifiedSampler
 
 def _run(learner, p, points, **kw):
     kw.setdefault("progress", False)
-    return sample_contributions(learner, p.X_pool, p.y_pool, p.X_test, p.y_test, points, **kw)
+    kw.setdefault("random_state", 0)
+    return sample_contributions(learner, p, points, **kw)
 
 
 def _replay(p, points, *, k=None, k_range=None, n_samples, random_state, share=True,
             allow_z_in_D=False):
     """{(point, k, sample): indices of D} for the datasets the sampler draws."""
-    plan = planned_datasets(p.y_pool, points, k=k, k_range=k_range, n_samples=n_samples,
+    plan = planned_datasets(p, points, k=k, k_range=k_range, n_samples=n_samples,
                             share_datasets=share, allow_z_in_D=allow_z_in_D,
                             random_state=random_state)
     out = {}
@@ -96,8 +97,11 @@ def test_sampler_matches_sklearn_refits(name, k, n_samples, request, add_outlier
                             p.n_classes)
         for metric in METRICS:
             expected = before_cache[key][metric] - after[metric]
-            assert abs(getattr(row, "delta_" + metric) - expected) <= 1e-6, (metric, row)
-        assert row.delta == row.delta_log_loss
+            got = getattr(row, delta_column(metric, METRICS))
+            assert abs(got - expected) <= 1e-6, (metric, row)
+    # one column per metric, none repeated: delta (primary) and delta_<further metric>
+    assert list(df.columns) == ["point", "k", "sample", "delta", "delta_softmax_ce",
+                                "delta_error", "delta_brier"]
     # the outlier is influential: its Deltas are far from zero (so the check is not vacuous)
     assert df.loc[df.point == outlier, "delta"].abs().min() > 1e-3
 
@@ -357,7 +361,7 @@ def test_generic_adapter_equals_direct_fits(model, share, toy3):
         P_after = clone(model).fit(p.X_pool[Dz], p.y_pool[Dz]).predict_proba(p.X_test)
         before = losses_from_proba(P_before, p.y_test, ["log_loss", "brier"])
         after = losses_from_proba(P_after, p.y_test, ["log_loss", "brier"])
-        assert abs(row.delta_log_loss - (before["log_loss"] - after["log_loss"])) <= 1e-12
+        assert abs(row.delta - (before["log_loss"] - after["log_loss"])) <= 1e-12
         assert abs(row.delta_brier - (before["brier"] - after["brier"])) <= 1e-12
         brier = 2 * brier_score_loss(p.y_test == 0, P_before[:, 0])  # an sklearn reference
         assert brier <= 2 * before["brier"] + 1e-12
@@ -477,123 +481,43 @@ def test_k_range_per_point_draws(toy):
 
 
 # ------------------------------------------------------------------------------------------
-# 5. determinism
+# 5. the table and its summaries
 # ------------------------------------------------------------------------------------------
-def test_n_jobs_and_random_state(toy3):
-    kw = dict(k=[10, 25], n_samples=4, chunk_size=5, metric=["log_loss", "error"])
-    points = [0, 1, 2, 5, 8]
-    one = _run(ExactLogisticRegression(), toy3, points, n_jobs=1, random_state=7, **kw)
-    two = _run(ExactLogisticRegression(), toy3, points, n_jobs=2, random_state=7, **kw)
-    again = _run(ExactLogisticRegression(), toy3, points, n_jobs=1, random_state=7, **kw)
-    other = _run(ExactLogisticRegression(), toy3, points, n_jobs=1, random_state=8, **kw)
-    assert len(one) == 5 * 2 * 4
-    assert len(contributions._chunks(
-        contributions._plan(StratifiedSampler(toy3.y_pool), np.array(points), np.array([10, 25]),
-                            None, 4, True, False, 7), 5)) >= 4
-    # n_jobs=2 computes the same chunks with the same seeds, but in worker processes whose BLAS
-    # runs single-threaded while the parent's may not: a threaded matrix product sums in another
-    # order, so the last bits can differ (measured up to 1.3e-14 on digits). Each fit is solved to
-    # tol=1e-12 relative, so two roundings of the same solve agree to about that: 1e-10 on losses
-    # of order one is a bound, and any difference of plan or seeds would move Deltas by > 1e-4.
-    pd.testing.assert_frame_equal(one, two, check_exact=False, rtol=0, atol=1e-10)
-    # a rerun of the same call in the same process runs the same operations: bitwise identical
-    pd.testing.assert_frame_equal(one, again, check_exact=True)
-    assert not np.array_equal(one["delta"].to_numpy(), other["delta"].to_numpy())
-    # one row per (point, k, sample), sorted
-    assert not one.duplicated(["point", "k", "sample"]).any()
-    assert one.equals(one.sort_values(["point", "k", "sample"]).reset_index(drop=True))
-    assert one.attrs["metrics"] == ["log_loss", "error"] and one.attrs["n_classes"] == 3
+def test_table_is_compact_sorted_and_unique(toy3):
+    df = _run(ExactLogisticRegression(), toy3, [0, 1, 2, 5, 8], k=[10, 25], n_samples=4,
+              chunk_size=5, metric=["log_loss", "error"], random_state=7)
+    assert len(df) == 5 * 2 * 4
+    assert list(df.columns) == ["point", "k", "sample", "delta", "delta_error"]
+    # the smallest signed integer types: pool of 45, 4 samples -> int8; k at least int32, whose
+    # log numpy computes in float64 (int8 -> float16, int16 -> float32)
+    assert [df[c].dtype for c in ("point", "k", "sample")] == [np.int8, np.int32, np.int8]
+    assert np.log(df["k"]).dtype == np.log(df["k"].to_numpy()).dtype == np.float64
+    assert df["delta"].dtype == df["delta_error"].dtype == np.float64
+    assert not df.duplicated(["point", "k", "sample"]).any()
+    assert df.equals(df.sort_values(["point", "k", "sample"]).reset_index(drop=True))
+    assert df.attrs["metrics"] == ["log_loss", "error"] and df.attrs["n_classes"] == 3
+    other = _run(ExactLogisticRegression(), toy3, [0, 1, 2, 5, 8], k=[10, 25], n_samples=4,
+                 chunk_size=5, metric=["log_loss", "error"], random_state=8)
+    assert not np.array_equal(df["delta"].to_numpy(), other["delta"].to_numpy())
 
 
-# ------------------------------------------------------------------------------------------
-# 6. cache and resume
-# ------------------------------------------------------------------------------------------
-CACHE_KW = dict(k=[10, 20], n_samples=3, chunk_size=4, random_state=3)
+def test_compact_types_grow_with_the_values():
+    from scaling_kit.contributions.table import compact_int_dtype
+
+    assert compact_int_dtype(127) == np.int8 and compact_int_dtype(128) == np.int16
+    assert compact_int_dtype(32767) == np.int16 and compact_int_dtype(130_064) == np.int32
+    assert compact_int_dtype(2**31) == np.int64
+    assert compact_int_dtype(10, at_least=np.int32) == np.int32
 
 
-def _chunk_files(cache):
-    return sorted(cache.glob("contributions-*/chunk-*.npz"))
+def test_delta_column():
+    assert delta_column("log_loss", ["log_loss", "error"]) == "delta"
+    assert delta_column("error", ["log_loss", "error"]) == "delta_error"
+    assert delta_column("error", ["error"]) == "delta"
+    with pytest.raises(ValueError, match="metric 'brier' was not sampled"):
+        delta_column("brier", ["log_loss", "error"])
 
 
-def _no_partial_files(cache):
-    return [f for f in cache.rglob("*") if f.is_file() and "tmp" in f.name]
-
-
-def test_cache_resume_after_deleting_chunks(tmp_path, toy):
-    points = [0, 1, 2, 3]
-    reference = _run(ExactLogisticRegression(), toy, points, **CACHE_KW)
-    first = _run(ExactLogisticRegression(), toy, points, cache=tmp_path, **CACHE_KW)
-    pd.testing.assert_frame_equal(first, reference, check_exact=True)
-    files = _chunk_files(tmp_path)
-    assert len(files) >= 5
-    assert _no_partial_files(tmp_path) == []
-    for f in files[1::2]:
-        f.unlink()
-    resumed = _run(ExactLogisticRegression(), toy, points, cache=tmp_path, **CACHE_KW)
-    pd.testing.assert_frame_equal(resumed, reference, check_exact=True)
-    assert len(_chunk_files(tmp_path)) == len(files)
-    assert _no_partial_files(tmp_path) == []
-
-
-def _count_chunk_computations(monkeypatch):
-    """Wrap contributions._compute_chunk; the returned list grows by one per computed chunk."""
-    calls = []
-    real = contributions._compute_chunk
-
-    def counting(*args, **kwargs):
-        calls.append(1)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(contributions, "_compute_chunk", counting)
-    return calls
-
-
-def test_cache_is_reused_and_keyed(tmp_path, toy, monkeypatch):
-    points = [0, 1, 2, 3]
-    first = _run(ExactLogisticRegression(), toy, points, cache=tmp_path, **CACHE_KW)
-    calls = _count_chunk_computations(monkeypatch)
-    again = _run(ExactLogisticRegression(), toy, points, cache=tmp_path, **CACHE_KW)
-    pd.testing.assert_frame_equal(again, first, check_exact=True)
-    assert calls == []  # everything came from the cache
-    # another seed or another learner is another cache entry, not a stale hit
-    other = _run(ExactLogisticRegression(), toy, points, cache=tmp_path,
-                 **{**CACHE_KW, "random_state": 4})
-    assert calls and not np.array_equal(other["delta"], first["delta"])
-    n_calls = len(calls)
-    _run(ExactLogisticRegression(C=0.5), toy, points, cache=tmp_path, **CACHE_KW)
-    assert len(calls) > n_calls
-    assert len(list(tmp_path.glob("contributions-*"))) == 3
-
-
-def test_interrupted_run_resumes(tmp_path, toy, monkeypatch):
-    points = [0, 1, 2, 3]
-    reference = _run(ExactLogisticRegression(), toy, points, **CACHE_KW)
-    real = contributions._compute_chunk
-    calls = []
-
-    def crashing(*args, **kwargs):
-        if len(calls) == 3:
-            raise KeyboardInterrupt("simulated interruption")
-        calls.append(1)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(contributions, "_compute_chunk", crashing)
-    with pytest.raises(KeyboardInterrupt):
-        _run(ExactLogisticRegression(), toy, points, cache=tmp_path, **CACHE_KW)
-    assert len(_chunk_files(tmp_path)) == 3
-    assert _no_partial_files(tmp_path) == []
-
-    monkeypatch.setattr(contributions, "_compute_chunk", real)
-    resumed_calls = _count_chunk_computations(monkeypatch)
-    resumed = _run(ExactLogisticRegression(), toy, points, cache=tmp_path, **CACHE_KW)
-    pd.testing.assert_frame_equal(resumed, reference, check_exact=True)
-    n_chunks = len(_chunk_files(tmp_path))
-    assert len(resumed_calls) == n_chunks - 3
-
-
-# ------------------------------------------------------------------------------------------
-# summaries
-# ------------------------------------------------------------------------------------------
 def test_summarize_contributions(toy):
     df = _run(ExactLogisticRegression(), toy, [0, 1], k=[10, 20], n_samples=5)
     summary = summarize_contributions(df)
@@ -602,86 +526,5 @@ def test_summarize_contributions(toy):
     row = summary.loc[(1, 20)]
     assert row["mean"] == pytest.approx(g.mean()) and row["std"] == pytest.approx(g.std(ddof=1))
     assert row["count"] == 5 and row["sem"] == pytest.approx(g.std(ddof=1) / np.sqrt(5))
-    with pytest.raises(ValueError, match="columns"):
+    with pytest.raises(ValueError, match="delta_brier"):
         summarize_contributions(df, delta_col="delta_brier")
-
-
-# ------------------------------------------------------------------------------------------
-# 10. bad input gives clear ValueErrors
-# ------------------------------------------------------------------------------------------
-def _bad_cases(p):
-    X, y, Xt, yt = p.X_pool, p.y_pool, p.X_test, p.y_test
-    nan = X.copy()
-    nan[2, 1] = np.nan
-    return {
-        "X_pool 1-D": (dict(X_pool=X[:, 0]), "2-D"),
-        "y_pool length": (dict(y_pool=y[:-1]), "labels"),
-        "X_test features": (dict(X_test=Xt[:, :2]), "features"),
-        "NaN in X_pool": (dict(X_pool=nan), "NaN"),
-        "inf in X_test": (dict(X_test=np.where(Xt > 1.5, np.inf, Xt)), "NaN or infinite"),
-        "k > pool": (dict(k=len(y)), "larger than the pool"),
-        "k too small": (dict(k=1), "too small for class balance"),
-        "k_range too large": (dict(k=None, k_range=(5, len(y) + 3)), "larger than the pool"),
-        "test labels unseen": (dict(y_test=np.where(yt == 1, 5, yt)), "never occur"),
-        "duplicate points": (dict(points=[0, 3, 0]), "repeat"),
-        "point out of range": (dict(points=[0, len(y)]), "index the pool"),
-        "negative point": (dict(points=[-1]), "index the pool"),
-        "no points": (dict(points=[]), "non-empty"),
-        "float points": (dict(points=[0.5]), "integer"),
-        "n_samples 0": (dict(n_samples=0), "n_samples"),
-        "n_samples fraction": (dict(n_samples=2.5), "n_samples"),
-        "string labels": (dict(y_pool=np.array(["a", "b"])[y]), "integer class labels"),
-        "fractional labels": (dict(y_pool=y + 0.5), "integer class labels"),
-        "negative labels": (dict(y_pool=y - 1, y_test=yt - 1), "negative"),
-        "both k and k_range": (dict(k_range=(5, 10)), "exactly one"),
-        "neither k nor k_range": (dict(k=None), "exactly one"),
-        "k_range reversed": (dict(k=None, k_range=(10, 5)), "k_min <= k_max"),
-        "k repeated": (dict(k=[10, 10]), "repeat"),
-        "k fractional": (dict(k=2.5), "positive integer"),
-        "k zero": (dict(k=[0, 10]), "positive"),
-        "unknown metric": (dict(metric="auc"), "Unknown metric"),
-        "negative random_state": (dict(random_state=-1), "random_state"),
-        "single class": (dict(y_pool=np.zeros_like(y), y_test=np.zeros_like(yt)), "single class"),
-        "gap in labels": (dict(y_pool=np.where(y == 1, 2, y), y_test=np.where(yt == 1, 2, yt)),
-                          "missing"),
-    }
-
-
-class _Shape:  # stand-in problem: only the case names are needed at collection time
-    X_pool = np.zeros((4, 2))
-    y_pool = np.array([0, 1, 0, 1])
-    X_test = np.zeros((2, 2))
-    y_test = np.array([0, 1])
-
-
-@pytest.mark.parametrize("case", list(_bad_cases(_Shape)))
-def test_bad_input_raises_value_error(case, toy):
-    change, message = _bad_cases(toy)[case]
-    args = dict(X_pool=toy.X_pool, y_pool=toy.y_pool, X_test=toy.X_test, y_test=toy.y_test,
-                points=[0, 1], k=10, n_samples=2, progress=False)
-    args.update(change)
-    with pytest.raises(ValueError, match=message):
-        sample_contributions(ExactLogisticRegression(), **args)
-
-
-def test_learner_without_predict_proba(toy):
-    from sklearn.svm import SVC
-
-    with pytest.raises(TypeError, match="predict_proba"):
-        _run(SVC(), toy, [0], k=10, n_samples=1)
-
-
-def test_exact_contribution_bad_input(toy):
-    X, y = toy.X_pool[:20], toy.y_pool[:20]
-    with pytest.raises(ValueError, match="x_z"):
-        exact_contribution(ExactLogisticRegression(), X, y, toy.X_pool[20, :2], 0,
-                           toy.X_test, toy.y_test)
-    with pytest.raises(ValueError, match="x_z"):
-        exact_contribution(ExactLogisticRegression(), X, y, np.full(4, np.nan), 0,
-                           toy.X_test, toy.y_test)
-    with pytest.raises(ValueError, match="unseen"):
-        exact_contribution(ExactLogisticRegression(), X, y, toy.X_pool[20], 1,
-                           toy.X_test, toy.y_test + 1)
-    with pytest.raises(ValueError, match="misses classes"):
-        exact_contribution(ExactLogisticRegression(), X[y == 0], y[y == 0], toy.X_pool[20], 0,
-                           toy.X_test, toy.y_test, n_classes=2)

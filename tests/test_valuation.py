@@ -1,4 +1,4 @@
-"""Distributional Shapley values and point addition (scaling_kit.valuation; MATH.md section 5)."""
+"""Distributional Shapley values and point addition (scaling_kit.valuation; docs/math.md §6)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from sklearn.linear_model import LogisticRegression
 from scaling_kit.contributions import sample_contributions
 from scaling_kit.laws.likelihood import fit_likelihood, simulate_contributions
 from scaling_kit.learners import ExactLogisticRegression
+from scaling_kit.results import Summary
 from scaling_kit.sampling import stratified_counts
 from scaling_kit.valuation import (
     compare_shapley_estimators,
@@ -33,6 +34,26 @@ from scaling_kit.valuation import (
 def test_power_sum_matches_explicit_sum(alpha, k_range):
     explicit = sum(k ** (-alpha) for k in range(k_range[0], k_range[1] + 1))
     assert power_sum(alpha, *k_range) == pytest.approx(explicit, rel=1e-10)
+
+
+@pytest.mark.parametrize("args, error, match", [
+    ((np.nan, 1, 5), ValueError, "alpha"),
+    ((1.0, 0, 5), ValueError, "k_min"),
+    ((1.0, 5, 1), ValueError, "k_min <= k_max"),
+    ((1.0, 1.5, 5), TypeError, "k_min"),
+])
+def test_power_sum_bad_input(args, error, match):
+    with pytest.raises(error, match=match):
+        power_sum(*args)
+
+
+def test_estimator_factories_check_k_range_at_once():
+    from scaling_kit.valuation import amortized_shapley_estimator
+
+    with pytest.raises(ValueError, match="k_range"):
+        likelihood_shapley_estimator((10, 5))
+    with pytest.raises(TypeError, match="k_range"):
+        amortized_shapley_estimator(np.zeros((4, 2)), np.array([0, 1, 0, 1]), 100)
 
 
 def test_law_shapley_is_the_average_of_the_law_over_the_range():
@@ -64,6 +85,14 @@ def test_law_shapley_bad_input():
         law_shapley(c=[1.0], alpha=[-1.0], k_range=(1, 5))
     with pytest.raises(ValueError, match="columns 'c' and 'alpha'"):
         law_shapley(pd.DataFrame({"c": [1.0]}), (1, 5))
+    with pytest.raises(TypeError, match="law must be"):
+        law_shapley([1.0, 2.0], (1, 5))
+    with pytest.raises(ValueError, match="k_range"):  # a fraction is a bad value, not a bad type
+        law_shapley(c=[1.0], alpha=[1.0], k_range=(1.5, 5))
+    with pytest.raises(TypeError, match="k_range"):
+        law_shapley(c=[1.0], alpha=[1.0], k_range=5)
+    with pytest.raises(ValueError, match="not both"):
+        law_shapley(pd.DataFrame({"c": [1.0], "alpha": [1.0]}), (1, 5), c=[1.0])
 
 
 def test_monte_carlo_shapley_is_the_sample_mean_and_nests():
@@ -86,6 +115,14 @@ def test_monte_carlo_shapley_is_the_sample_mean_and_nests():
     bad.loc[0, "delta"] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         monte_carlo_shapley(bad)
+    with pytest.raises(TypeError, match="samples must be"):
+        monte_carlo_shapley(df.to_numpy())
+    with pytest.raises(TypeError, match="n_samples"):
+        monte_carlo_shapley(df, n_samples=2.5)
+    with pytest.raises(ValueError, match="n_samples"):
+        monte_carlo_shapley(df, n_samples=0)
+    with pytest.raises(ValueError, match="has no samples"):
+        monte_carlo_shapley(df.iloc[:0])
 
 
 # ------------------------------------------------------------------------------------------
@@ -93,8 +130,7 @@ def test_monte_carlo_shapley_is_the_sample_mean_and_nests():
 # ------------------------------------------------------------------------------------------
 def test_enumeration_counts_every_stratified_dataset():
     p = make_toy(n_pool=10, n_test=100, n_features=3, seed=3, noise=1.5)
-    res = enumerate_shapley(ExactLogisticRegression(), p.X_pool, p.y_pool, p.X_test, p.y_test,
-                            0, (2, 4))
+    res = enumerate_shapley(ExactLogisticRegression(), p, 0, (2, 4))
     from math import comb
 
     sizes = np.bincount(p.y_pool)
@@ -105,11 +141,15 @@ def test_enumeration_counts_every_stratified_dataset():
         assert res.n_datasets.loc[k] == expected
     assert res.value == pytest.approx(res.psi.mean())
     with pytest.raises(ValueError, match="max_datasets"):
-        enumerate_shapley(ExactLogisticRegression(), p.X_pool, p.y_pool, p.X_test, p.y_test, 0,
-                          (2, 4), max_datasets=10)
-    with pytest.raises(ValueError, match="index into the pool"):
-        enumerate_shapley(ExactLogisticRegression(), p.X_pool, p.y_pool, p.X_test, p.y_test,
-                          10, (2, 4))
+        enumerate_shapley(ExactLogisticRegression(), p, 0, (2, 4), max_datasets=10)
+    with pytest.raises(ValueError, match="point must be <= 9"):
+        enumerate_shapley(ExactLogisticRegression(), p, 10, (2, 4))
+    with pytest.raises(TypeError, match="point"):
+        enumerate_shapley(ExactLogisticRegression(), p, 1.0, (2, 4))
+    with pytest.raises(TypeError, match="data must be"):
+        enumerate_shapley(ExactLogisticRegression(), p.X_pool, 0, (2, 4))
+    with pytest.raises(ValueError, match="k_range"):
+        enumerate_shapley(ExactLogisticRegression(), p, 0, (4, 2))
 
 
 def test_monte_carlo_converges_to_the_enumerated_value():
@@ -118,12 +158,12 @@ def test_monte_carlo_converges_to_the_enumerated_value():
     p = make_toy(n_pool=10, n_test=200, n_features=3, seed=3, noise=1.5)
     learner = ExactLogisticRegression()
     points = [0, 1]
-    df = sample_contributions(learner, p.X_pool, p.y_pool, p.X_test, p.y_test, points,
+    df = sample_contributions(learner, p, points,
                               k_range=(2, 5), n_samples=2500, random_state=0, progress=False)
     assert set(df["k"].unique()) == {2, 3, 4, 5}
     mc = monte_carlo_shapley(df, k_range=(2, 5))
     for z in points:
-        exact = enumerate_shapley(learner, p.X_pool, p.y_pool, p.X_test, p.y_test, z, (2, 5))
+        exact = enumerate_shapley(learner, p, z, (2, 5))
         err = abs(mc.loc[z, "value"] - exact.value)
         assert err < 4 * mc.loc[z, "se"], (z, mc.loc[z, "value"], exact.value, mc.loc[z, "se"])
         # and the per-k means agree too (k is uniform, so each k has ~1/4 of the samples)
@@ -160,6 +200,15 @@ def test_compare_estimators_on_simulated_laws_converges():
         compare_shapley_estimators(df, truth.iloc[:-1], (10, 100))
     with pytest.raises(ValueError, match="only 200"):
         compare_shapley_estimators(df, truth, (10, 100), n_samples=(10, 500))
+    with pytest.raises(TypeError, match="ground_truth"):
+        compare_shapley_estimators(df, truth.to_numpy(), (10, 100))
+    with pytest.raises(ValueError, match="n_samples"):
+        compare_shapley_estimators(df, truth, (10, 100), n_samples=(0, 10))
+    with pytest.raises(TypeError, match="estimators"):
+        compare_shapley_estimators(df, truth, (10, 100), estimators={"x": 1})
+    summary = cmp.summary()
+    assert isinstance(summary, Summary)
+    pd.testing.assert_frame_equal(summary.tables["Pearson"], cmp.pivot("pearson"))
 
 
 # ------------------------------------------------------------------------------------------
@@ -178,6 +227,19 @@ def test_select_points_top_and_stratified():
         select_points(scores.replace(0.0, np.nan), 2)
     with pytest.raises(ValueError, match="labels"):
         select_points(scores, 2, stratify=True)
+    # the paper's reference code: n_add / K best points of each class
+    np.testing.assert_array_equal(select_points(scores, 4, y=y, stratify="equal"),
+                                  [14, 11, 10, 12])
+    assert sorted(select_points(scores, 2, y=y, stratify="equal",
+                                class_sizes=[5, 1]).tolist()) == [10, 14]
+    with pytest.raises(ValueError, match="multiple"):
+        select_points(scores, 3, y=y, stratify="equal")
+    with pytest.raises(ValueError, match="stratify"):
+        select_points(scores, 2, y=y, stratify="balanced")
+    with pytest.raises(TypeError, match="n_add"):
+        select_points(scores, 2.0)
+    with pytest.raises(TypeError, match="scores"):
+        select_points([1.0, 2.0], 1)
 
 
 @pytest.fixture(scope="module")
@@ -187,9 +249,8 @@ def addition(breast_cancer):
     candidates = np.sort(rng.choice(len(p.y_pool), 40, replace=False))
     scores = {"A": pd.Series(rng.standard_normal(40), index=candidates),
               "B": rng.standard_normal(40)}
-    res = point_addition(ExactLogisticRegression(), p.X_pool, p.y_pool, p.X_test, p.y_test,
-                         candidates, scores, [15, 40], n_add=5, n_repeats=6, random_state=3,
-                         keep_sets=True)
+    res = point_addition(ExactLogisticRegression(), p, candidates, scores, [15, 40], n_add=5,
+                         n_repeats=6, random_state=3, keep_sets=True)
     return p, candidates, scores, res
 
 
@@ -208,8 +269,12 @@ def test_point_addition_bookkeeping(addition):
     for name, sel in res.selections.items():
         assert np.unique(sel).size == 5 and np.isin(sel, candidates).all(), name
     summary = res.summary()
-    assert set(summary.index.get_level_values("method")) == {"A", "B", "Random", "Preceding"}
-    assert (summary["count"] == 6).all()
+    assert isinstance(summary, Summary)
+    stats = summary.table
+    assert set(stats.index.get_level_values("method")) == {"A", "B", "Random", "Preceding"}
+    assert (stats["count"] == 6).all()
+    np.testing.assert_allclose(stats.loc[(15, "A"), "mean"],
+                               res.gains.query("k0 == 15 and method == 'A'")["gain"].mean())
     # different D in different repetitions
     assert not np.array_equal(res.datasets[15][0], res.datasets[15][1])
 
@@ -230,8 +295,8 @@ def test_point_addition_gain_matches_scikit_learn(addition):
     assert pre == pytest.approx(acc(D))
     assert gain == pytest.approx(acc(np.concatenate([D, S])) - acc(D))
     # reproducible from random_state
-    again = point_addition(ExactLogisticRegression(), p.X_pool, p.y_pool, p.X_test, p.y_test,
-                           candidates, scores, [15, 40], n_add=5, n_repeats=6, random_state=3)
+    again = point_addition(ExactLogisticRegression(), p, candidates, scores, [15, 40], n_add=5,
+                           n_repeats=6, random_state=3)
     pd.testing.assert_frame_equal(again.gains, res.gains)
 
 
@@ -239,7 +304,7 @@ def test_point_addition_bad_input(breast_cancer):
     p = breast_cancer
     cand = np.arange(30)
     ok = {"A": np.arange(30.0)}
-    args = (ExactLogisticRegression(), p.X_pool, p.y_pool, p.X_test, p.y_test)
+    args = (ExactLogisticRegression(), p)
     with pytest.raises(ValueError, match="must not repeat"):
         point_addition(*args, np.r_[cand, 0], {"A": np.arange(31.0)}, 10)
     with pytest.raises(ValueError, match="not candidates"):
@@ -259,7 +324,52 @@ def test_point_addition_bad_input(breast_cancer):
     X_bad = p.X_pool.copy()
     X_bad[0, 0] = np.nan
     with pytest.raises(ValueError, match="NaN"):
-        point_addition(args[0], X_bad, *args[2:], cand, ok, 10)
+        point_addition(args[0], (X_bad, p.y_pool, p.X_test, p.y_test), cand, ok, 10)
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    (dict(n_add=2.0), TypeError, "n_add"),
+    (dict(n_add=0), ValueError, "n_add"),
+    (dict(n_repeats=0), ValueError, "n_repeats"),
+    (dict(n_repeats=True), TypeError, "n_repeats"),
+    (dict(k0=[10, 10]), ValueError, "k0"),
+    (dict(k0=[10.5]), ValueError, "k0"),
+    (dict(stratify="classes"), ValueError, "stratify"),
+    (dict(stratify="equal", n_add=5), ValueError, "n_add"),
+    (dict(random_state=-2), ValueError, "random_state"),
+    (dict(random_state="x"), TypeError, "random_state"),
+    (dict(scores=[1.0]), TypeError, "scores"),
+    (dict(scores={}, include_random=False), ValueError, "scores"),
+    (dict(data=(1, 2)), TypeError, "data"),
+])
+def test_point_addition_rejects_bad_arguments(breast_cancer, kwargs, error, match):
+    args = dict(learner=ExactLogisticRegression(), data=breast_cancer, candidates=np.arange(30),
+                scores={"A": np.arange(30.0)}, k0=10, n_add=4, n_repeats=2, random_state=0)
+    args.update(kwargs)
+    with pytest.raises(error, match=match):
+        point_addition(**args)
+
+
+def test_point_addition_equal_stratification_and_generic_learner_seed(breast_cancer):
+    """stratify='equal' selects and draws n_add / K points of each class (the reference
+    code's rule), and a scikit-learn learner gets one seed per repetition (bitwise rerun)."""
+    p = breast_cancer
+    rng = np.random.default_rng(1)
+    candidates = np.sort(rng.choice(len(p.y_pool), 40, replace=False))
+    scores = {"A": pd.Series(rng.standard_normal(40), index=candidates)}
+    res = point_addition(ExactLogisticRegression(), p, candidates, scores, 20, n_add=6,
+                         n_repeats=4, stratify="equal", random_state=5, keep_sets=True)
+    np.testing.assert_array_equal(np.bincount(p.y_pool[res.selections["A"]], minlength=2),
+                                  [3, 3])
+    for S in res.random_sets[20]:
+        np.testing.assert_array_equal(np.bincount(p.y_pool[S], minlength=2), [3, 3])
+    from sklearn.ensemble import RandomForestClassifier
+
+    forest = RandomForestClassifier(n_estimators=5)  # random_state None: the kit seeds it
+    a = point_addition(forest, p, candidates, scores, 20, n_add=6, n_repeats=3, random_state=7)
+    b = point_addition(forest, p, candidates, scores, 20, n_add=6, n_repeats=3, random_state=7)
+    pd.testing.assert_frame_equal(a.gains, b.gains)
+    pd.testing.assert_frame_equal(a.preceding, b.preceding)
 
 
 def test_selection_scores_are_the_law_at_k():
@@ -269,5 +379,27 @@ def test_selection_scores_are_the_law_at_k():
     np.testing.assert_allclose(s["Scaling 4"], [0.5, 20.0 / 16])
     # the laws cross: point 9 wins at small k, point 7 at large k
     assert s["Scaling 4"].idxmax() == 9 and s["Scaling 100"].idxmax() == 7
-    with pytest.raises(ValueError, match="positive"):
+    with pytest.raises(ValueError, match="ks"):
         selection_scores(params, [0])
+    with pytest.raises(TypeError, match="shapley"):
+        selection_scores(params, [4], shapley=[0.1, 0.2])
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    (dict(n_points=2), ValueError, "n_points"),
+    (dict(n_points=10.0), TypeError, "n_points"),
+    (dict(n_samples=(2, 10)), ValueError, "n_samples"),
+    (dict(n_truth=5), ValueError, "n_truth"),
+    (dict(k_range=(20, 10)), ValueError, "k_range"),
+    (dict(selection_metrics=("accuracy",)), ValueError, "accuracy"),
+    (dict(k0=[0]), ValueError, "k0"),
+    (dict(random_state=1.5), TypeError, "random_state"),
+])
+def test_valuation_experiment_bad_input(breast_cancer, kwargs, error, match):
+    from scaling_kit.valuation import valuation_experiment
+
+    args = dict(n_points=20, k_range=(10, 40), n_truth=20, n_samples=(5, 10), k0=(10,),
+                amortized=False, random_state=0)
+    args.update(kwargs)
+    with pytest.raises(error, match=match):
+        valuation_experiment(breast_cancer, **args)

@@ -13,6 +13,10 @@ Offline (bundled with scikit-learn / statsmodels): ``breast_cancer`` (569 rows, 
 
 from __future__ import annotations
 
+import numbers
+import warnings
+import zipfile
+import zlib
 from dataclasses import dataclass, field
 from importlib import resources
 
@@ -20,8 +24,10 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from .._io import atomic_save_npz
+from .._checks import check_array, check_int, check_number, seed_sequence
+from .._io import atomic_save_npz, hash_arrays
 from ..config import cache_dir
+from ..exceptions import CacheWarning
 
 __all__ = [
     "Dataset",
@@ -35,6 +41,7 @@ __all__ = [
 OFFLINE_DATASETS = ("breast_cancer", "wine", "iris", "digits", "fair")
 ONLINE_DATASETS = ("miniboone",)
 MINIBOONE_OPENML_ID = 41150
+MINIBOONE_FEATURES = 50
 
 
 @dataclass
@@ -84,33 +91,53 @@ def make_dataset(
     name: str = "custom",
     test_size=None,
     max_pool: int | None = None,
-    random_state=0,
+    random_state=None,
     feature_names=None,
     description: str = "",
 ) -> Dataset:
     """Split arrays into a standardized pool and test set (stratified, reproducible).
 
-    ``test_size``: an int (rows) or a fraction; default ``min(1000, 25% of rows)`` (the paper
-    uses 1,000 test points). ``max_pool`` optionally subsamples the pool (stratified).
+    ``test_size``: an int (rows) or a fraction in (0, 1); default ``min(1000, 25% of rows)``
+    (the paper uses 1,000 test points). ``max_pool`` optionally subsamples the pool
+    (stratified). ``random_state`` as numpy's ``default_rng`` accepts it (docs/api.md); pass
+    an int for a reproducible split. Features are standardized with the pool's mean and
+    standard deviation (constant columns are left at zero).
     """
-    X = np.asarray(X, dtype=float)
+    X = check_array(X, "X")
     y = np.asarray(y)
-    if X.ndim != 2:
-        raise ValueError(f"X must be 2-D (n_samples, n_features); got shape {X.shape}.")
     if y.ndim != 1 or y.shape[0] != X.shape[0]:
-        raise ValueError(f"y must be 1-D with {X.shape[0]} entries; got shape {y.shape}.")
-    if not np.all(np.isfinite(X)):
-        raise ValueError("X contains NaN or infinite values; impute or drop them first.")
+        raise ValueError(f"y must be 1-D with {X.shape[0]} entries (one per row of X); got "
+                         f"shape {y.shape}.")
+    if y.dtype.kind == "f" and not np.all(np.isfinite(y)):
+        raise ValueError("y contains NaN or infinite labels; drop those rows first (a NaN "
+                         "label would otherwise become a class of its own).")
+    if y.dtype.kind == "O" and any(v is None or (isinstance(v, float) and not np.isfinite(v))
+                                   for v in y):
+        raise ValueError("y contains missing labels (None/NaN); drop those rows first.")
     classes, y_idx = np.unique(y, return_inverse=True)
     if len(classes) < 2:
-        raise ValueError("Need at least two classes for classification.")
+        raise ValueError(f"y must contain at least two classes for classification; got "
+                         f"{classes.tolist()}.")
     n = X.shape[0]
+    n_classes = len(classes)
     if test_size is None:
         test_size = min(1000, int(round(0.25 * n)))
-    rng = np.random.RandomState(np.random.SeedSequence(_seed_int(random_state)).generate_state(1))
-    X_pool, X_test, y_pool, y_test = train_test_split(
-        X, y_idx, test_size=test_size, stratify=y_idx, random_state=rng
-    )
+    elif isinstance(test_size, numbers.Integral) and not isinstance(test_size, bool):
+        test_size = check_int(test_size, "test_size", low=n_classes, high=n - n_classes)
+    else:
+        test_size = check_number(test_size, "test_size", low=0.0, high=1.0, low_open=True,
+                                 high_open=True)
+    if max_pool is not None:
+        max_pool = check_int(max_pool, "max_pool", low=n_classes)
+    seq = seed_sequence(random_state)
+    rng = np.random.RandomState(seq.generate_state(1))
+    try:
+        X_pool, X_test, y_pool, y_test = train_test_split(
+            X, y_idx, test_size=test_size, stratify=y_idx, random_state=rng
+        )
+    except ValueError as err:  # e.g. a class with one member cannot be stratified
+        raise ValueError(f"Cannot split {name!r} stratified with test_size={test_size!r}: "
+                         f"{err} Use another test_size or drop rare classes.") from err
     if max_pool is not None and max_pool < X_pool.shape[0]:
         X_pool, _, y_pool, _ = train_test_split(
             X_pool, y_pool, train_size=int(max_pool), stratify=y_pool, random_state=rng
@@ -130,19 +157,15 @@ def make_dataset(
     )
 
 
-def _seed_int(random_state) -> int:
-    if random_state is None:
-        return int(np.random.SeedSequence().entropy % (2**32))
-    if isinstance(random_state, (int, np.integer)):
-        return int(random_state)
-    raise TypeError("random_state must be an int or None for dataset splits.")
-
-
 def load_dataset(
-    name: str, *, test_size=None, max_pool: int | None = None, random_state=0, data_home=None
+    name: str, *, test_size=None, max_pool: int | None = None, random_state=None, data_home=None
 ) -> Dataset:
-    """Load a dataset by name (see :func:`available_datasets`), split and standardized."""
-    key = str(name).lower().replace("-", "_")
+    """Load a dataset by name (see :func:`available_datasets`), split and standardized
+    (:func:`make_dataset`: ``test_size``, ``max_pool``, ``random_state``)."""
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a dataset name (str) among {available_datasets()}; got "
+                        f"{name!r}.")
+    key = name.lower().replace("-", "_")
     if key == "breast_cancer":
         from sklearn.datasets import load_breast_cancer as loader
     elif key == "wine":
@@ -166,7 +189,7 @@ def load_dataset(
             description="MiniBooNE particle identification (OpenML 41150).",
         )
     else:
-        raise ValueError(f"Unknown dataset {name!r}; choose one of {available_datasets()}.")
+        raise ValueError(f"name: unknown dataset {name!r}; choose one of {available_datasets()}.")
     bunch = loader()
     return make_dataset(
         bunch.data, bunch.target, name=key, test_size=test_size, max_pool=max_pool,
@@ -203,34 +226,82 @@ def load_nmt_curves() -> pd.DataFrame:
     )
 
 
+def _miniboone_problem(arrays: dict):
+    """Why cached MiniBooNE arrays cannot be used (None if they can)."""
+    if set(arrays) - {"X", "y", "sha256"} or not {"X", "y"} <= set(arrays):
+        return f"holds arrays {sorted(arrays)}, expected X, y (and sha256)"
+    X, y = arrays["X"], arrays["y"]
+    if X.ndim != 2 or X.shape[1] != MINIBOONE_FEATURES or X.dtype.kind != "f":
+        return (f"has X of shape {X.shape} and dtype {X.dtype}; expected "
+                f"(n, {MINIBOONE_FEATURES}) floats")
+    if y.shape != (X.shape[0],) or y.dtype.kind not in "iub":
+        return f"has y of shape {y.shape} and dtype {y.dtype}; expected ({X.shape[0]},) integers"
+    if not np.all(np.isfinite(X)):
+        return "has NaN or infinite features"
+    if not set(np.unique(y).tolist()) == {0, 1}:
+        return f"has labels {np.unique(y).tolist()[:5]}; expected both classes 0 and 1"
+    if "sha256" in arrays and str(arrays["sha256"]) != hash_arrays({"X": X, "y": y}):
+        return "fails its checksum (damaged or edited)"
+    return None
+
+
+def _read_miniboone(path):
+    """``(X, y)`` from the cache file, or ``(None, reason)`` if it is damaged or foreign."""
+    try:
+        with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as data:
+            arrays = {name: data[name] for name in data.files}
+    except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile, zlib.error) as err:
+        return None, f"is unreadable ({type(err).__name__}: {err})"
+    reason = _miniboone_problem(arrays)
+    if reason is not None:
+        return None, reason
+    return (arrays["X"], arrays["y"].astype(np.int64)), None
+
+
 def load_miniboone(data_home=None, *, fetcher=None):
     """MiniBooNE (OpenML id 41150) as ``(X, y)``, cached to ``<cache>/miniboone.npz``.
 
     The first call downloads through :func:`sklearn.datasets.fetch_openml` and writes the cache
-    atomically; later calls (and offline machines with the cache) read the file. Offline
-    without a cache, a :class:`RuntimeError` explains how to get the file. ``fetcher`` is the
-    download function (for tests); it must return ``(X, y)``.
+    atomically with a SHA-256 checksum; later calls (and offline machines with the cache) read
+    the file and verify it (readable, X of shape (n, 50) finite floats, y of n labels 0/1,
+    checksum when present). A damaged or foreign file is downloaded again with a
+    :class:`~scaling_kit.exceptions.CacheWarning`; offline, a :class:`RuntimeError` names the
+    file and the remedy. ``fetcher`` is the download function (for tests); it must return
+    ``(X, y)``.
     """
     path = cache_dir(data_home) / "miniboone.npz"
+    damage = None
     if path.is_file():
-        with np.load(path, allow_pickle=False) as data:
-            return data["X"], data["y"]
+        loaded, damage = _read_miniboone(path)
+        if loaded is not None:
+            return loaded
+        warnings.warn(f"Cached MiniBooNE file {path} {damage}; downloading it again.",
+                      CacheWarning, stacklevel=2)
     fetcher = fetcher or _fetch_miniboone_openml
     try:
         X, y = fetcher(path.parent)
     except (OSError, ConnectionError, TimeoutError) as exc:  # URLError is an OSError
+        if damage is not None:
+            raise RuntimeError(
+                f"The cached MiniBooNE file {path} {damage}, and downloading it again failed "
+                f"({exc}). Delete the file and retry online, or replace it with a file "
+                "'miniboone.npz' holding arrays X (n, 50) and y (n,) with labels 0/1."
+            ) from exc
         raise RuntimeError(
             "Could not download MiniBooNE from OpenML (are you offline?). Either connect and "
             "retry, or place a file 'miniboone.npz' with arrays X (n, 50) and y (n,) in "
             f"{path.parent} (set SCALING_KIT_CACHE to use another directory). Offline, use a "
             "bundled stand-in: load_dataset('fair') or load_dataset('digits')."
         ) from exc
-    X = np.asarray(X, dtype=float)
-    y = np.asarray(y)
-    if X.ndim != 2 or y.shape != (X.shape[0],):
-        raise ValueError(f"Downloaded MiniBooNE has unexpected shapes X {X.shape}, y {y.shape}.")
-    atomic_save_npz(path, {"X": X, "y": y}, compressed=True)
-    return X, y
+    arrays = {"X": np.asarray(X, dtype=float), "y": np.asarray(y)}
+    reason = _miniboone_problem(arrays)
+    if reason is not None:
+        raise ValueError(f"Downloaded MiniBooNE {reason}; not cached. Retry later, or report "
+                         "the change of the OpenML dataset.")
+    arrays["y"] = arrays["y"].astype(np.int64)
+    arrays["sha256"] = np.array(hash_arrays(arrays))
+    atomic_save_npz(path, arrays, compressed=True)
+    return arrays["X"], arrays["y"]
 
 
 def _fetch_miniboone_openml(data_home):

@@ -578,8 +578,7 @@ def run_validation(learner, dataset, points, ks, n_samples, *, random_state=0, n
     if ks.ndim != 1 or len(np.unique(ks)) < 3:
         raise ValueError(f"ks must list at least 3 distinct dataset sizes; got {ks!r}.")
     df = sample_contributions(
-        learner, dataset.X_pool, dataset.y_pool, dataset.X_test, dataset.y_test, points,
-        k=ks, n_samples=n_samples, random_state=random_state, n_jobs=n_jobs, cache=cache,
+        learner, dataset, points, k=ks, n_samples=n_samples, random_state=random_state, n_jobs=n_jobs, cache=cache,
         progress=progress,
     )
     return fit_loglinear_laws(summarize_contributions(df), **fit_options)

@@ -1,4 +1,4 @@
-"""Figures for the aggregate part of the kit (MATH.md Section 1): learning curves with fitted
+"""Figures for the aggregate part of the kit (docs/math.md §2): learning curves with fitted
 forms, the three regions, extrapolation comparisons, and the coin-flip counting model."""
 
 from __future__ import annotations

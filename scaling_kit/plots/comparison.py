@@ -1,7 +1,7 @@
-"""Figures for the metric comparison ("Which loss?") and the aggregate-individual link.
+"""Figures for the metric comparison and the aggregate-individual link.
 
-Inputs are :class:`scaling_kit.which_loss.MetricComparison` and
-:class:`scaling_kit.which_loss.LinkResult`.
+Inputs are :class:`scaling_kit.metric_comparison.MetricComparison` and
+:class:`scaling_kit.link.LinkResult`.
 """
 
 from __future__ import annotations
@@ -108,15 +108,17 @@ def plot_metric_curves(comparison, *, points=None, axes=None):
 
 
 def plot_link(link, *, ax=None):
-    """Mean individual contribution (with 2 sem) against eps(k) - eps(k+1) of the fitted
-    learning curve, log-log (non-positive means are drawn as open markers at |mean|)."""
+    """Mean individual contribution (with 2 standard errors: ``se`` of the link's table, else
+    ``sem``) against eps(k) - eps(k+1) of the fitted learning curve, log-log (non-positive
+    means are drawn as open markers at |mean|)."""
     fig, ax = _ax(ax)
     t = link.table
     k = t.index.to_numpy(dtype=float)
     m = t["mean_delta"].to_numpy()
     pos = m > 0
-    ax.errorbar(k[pos], m[pos], yerr=2 * t["sem"].to_numpy()[pos], fmt="o", color="C0",
-                capsize=3, label=r"mean over points of $\hat\psi_z(k)$ ($\pm 2$ sem)")
+    err = "se" if "se" in t.columns else "sem"
+    ax.errorbar(k[pos], m[pos], yerr=2 * t[err].to_numpy()[pos], fmt="o", color="C0",
+                capsize=3, label=rf"mean over points of $\hat\psi_z(k)$ ($\pm 2$ {err})")
     if (~pos).any():
         ax.scatter(k[~pos], np.abs(m[~pos]), facecolors="none", edgecolors="C0",
                    label="|mean| (negative)")

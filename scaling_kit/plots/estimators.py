@@ -1,10 +1,11 @@
-"""Figures for the estimators part of the kit (MATH.md section 4; Covert et al. 2024, Figures 2
+"""Figures for the estimators part of the kit (docs/math.md §5; Covert et al. 2024, Figures 2
 and 8, Appendix C.2)."""
 
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
+from scipy import stats
 
 from ._common import axes_or_new
 
@@ -22,9 +23,12 @@ _axes = axes_or_new
 
 
 def plot_likelihood_fit(results, data, point, delta_col="delta", level=0.95, ax=None):
-    """One point's samples, its fitted law ``c k^-alpha`` with a confidence band for the mean
-    (delta method) and the fitted noise band ``+- 2 sigma k^(-beta/2)`` (the paper's Figure 2).
+    """One point's samples, its fitted law ``c k^-alpha`` with a ``level`` confidence band for
+    the mean (delta method) and the fitted noise band ``+- 2 sigma k^(-beta/2)`` (the paper's
+    Figure 2). ``data`` is the contribution table the law was fitted on.
     """
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1); got {level!r}.")
     fig, ax = _axes(ax, figsize=(6, 4))
     rows = data[data["point"] == point]
     if rows.empty:
@@ -38,7 +42,7 @@ def plot_likelihood_fit(results, data, point, delta_col="delta", level=0.95, ax=
                     label=r"noise $\pm 2\sigma k^{-\beta/2}$")
     if results.cov is not None:
         pred, se = results.predict(ks, return_se=True)
-        z = {0.95: 1.96, 0.9: 1.645, 0.68: 1.0}.get(level, 1.96)
+        z = stats.norm.ppf(0.5 + level / 2)
         m, s = pred.loc[point].to_numpy(), se.loc[point].to_numpy()
         ax.fill_between(ks, m - z * s, m + z * s, color="C1", alpha=0.4,
                         label=f"{int(level * 100)}% band of the mean")
@@ -54,32 +58,38 @@ def plot_likelihood_fit(results, data, point, delta_col="delta", level=0.95, ax=
     return fig
 
 
-def plot_profile_likelihood(k, delta, alphas=None, betas=None, ax=None):
-    """Left: profile NLL over ``(alpha, beta)`` (``c``, ``sigma`` profiled out in closed form).
-    Right: the profile of ``alpha`` (``beta`` maximized too) with its 95% interval."""
-    from ..laws.likelihood import profile_alpha, profile_nll
+def plot_profile_likelihood(profile, interval, surface=None, *, ax=None):
+    """The profile likelihood of one point's exponent ``alpha`` and its interval.
 
-    if ax is None:
-        fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(11, 4))
+    ``profile`` and ``interval`` are what
+    :func:`scaling_kit.laws.likelihood.profile_alpha` returns: a table with columns
+    ``alpha, beta, nll, deviance`` and the ``(lower, upper)`` Wilks interval. ``surface``,
+    optional, is ``(alphas, betas, nll)``: the profile NLL per sample
+    (:func:`scaling_kit.laws.likelihood.profile_nll`) on a grid, drawn as filled contours in a
+    left panel with the maximum-likelihood point. ``ax`` is one Axes (no surface) or two.
+    """
+    lo, hi = interval
+    best = profile.loc[profile["nll"].idxmin()]
+    if surface is None:
+        fig, ax1 = _axes(ax, figsize=(5.5, 4))
     else:
-        ax0, ax1 = ax
-        fig = ax0.figure
-    table, (lo, hi) = profile_alpha(k, delta)
-    a_hat = table.loc[table["nll"].idxmin(), "alpha"]
-    b_hat = table.loc[table["nll"].idxmin(), "beta"]
-    alphas = np.linspace(max(0.05, a_hat - 1.5), a_hat + 1.5, 80) if alphas is None else alphas
-    betas = np.linspace(max(0.1, b_hat - 2.5), b_hat + 2.5, 80) if betas is None else betas
-    A, B = np.meshgrid(alphas, betas)
-    Z = profile_nll(k, delta, A, B)
-    levels = Z.min() + np.geomspace(1e-3, max(Z.max() - Z.min(), 1e-2), 15)
-    cs = ax0.contourf(A, B, Z, levels=levels, cmap="viridis_r")
-    fig.colorbar(cs, ax=ax0, label="profile NLL per sample")
-    ax0.plot(a_hat, b_hat, "r*", ms=12, label="MLE")
-    ax0.set_xlabel(r"$\alpha$")
-    ax0.set_ylabel(r"$\beta$")
-    ax0.set_title(r"profile likelihood over $(\alpha, \beta)$")
-    ax0.legend()
-    ax1.plot(table["alpha"], table["deviance"], color="C0")
+        if ax is None:
+            fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(11, 4))
+        else:
+            ax0, ax1 = ax
+            fig = ax0.figure
+        A, B, Z = (np.asarray(v, dtype=float) for v in surface)
+        if A.ndim == 1 and B.ndim == 1:
+            A, B = np.meshgrid(A, B)
+        levels = np.nanmin(Z) + np.geomspace(1e-3, max(np.nanmax(Z) - np.nanmin(Z), 1e-2), 15)
+        cs = ax0.contourf(A, B, Z, levels=levels, cmap="viridis_r")
+        fig.colorbar(cs, ax=ax0, label="profile NLL per sample")
+        ax0.plot(best["alpha"], best["beta"], "r*", ms=12, label="MLE")
+        ax0.set_xlabel(r"$\alpha$")
+        ax0.set_ylabel(r"$\beta$")
+        ax0.set_title(r"profile likelihood over $(\alpha, \beta)$")
+        ax0.legend()
+    ax1.plot(profile["alpha"], profile["deviance"], color="C0")
     ax1.axhline(3.84, color="k", ls="--", lw=0.8, label=r"$\chi^2_1$ 95% threshold")
     ax1.axvspan(lo, hi, color="C1", alpha=0.2, label=f"95% interval [{lo:.2f}, {hi:.2f}]")
     ax1.set_xlabel(r"$\alpha$")

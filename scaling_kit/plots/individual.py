@@ -24,7 +24,6 @@ __all__ = [
     "plot_r2_by_k",
     "plot_alpha_histogram",
     "plot_alpha_vs_distance",
-    "plot_alpha_pairs",
     "plot_seed_noise",
 ]
 
@@ -141,26 +140,6 @@ def plot_alpha_vs_distance(results, distance, ax=None):
     ax.set_xlabel("distance to decision boundary")
     ax.set_ylabel(r"$\alpha$")
     ax.set_title(f"alpha vs distance (Spearman {rho:.2f}; red: c < 0)")
-    return fig
-
-
-def plot_alpha_pairs(results_by_model, axes=None):
-    """Scatter of alpha between each pair of model types, with Pearson r (paper, Table 2)."""
-    names = list(results_by_model)
-    pairs = [(a, b) for i, a in enumerate(names) for b in names[i + 1:]]
-    if axes is None:
-        fig, axes = plt.subplots(1, len(pairs), figsize=(3.6 * len(pairs), 3.4), squeeze=False)
-        axes = axes[0]
-    fig = axes[0].figure
-    for ax, (a, b) in zip(axes, pairs, strict=False):
-        fa, fb = results_by_model[a].fitted["alpha"], results_by_model[b].fitted["alpha"]
-        common = fa.index.intersection(fb.index)
-        ax.scatter(fa.loc[common], fb.loc[common], s=8, alpha=0.6)
-        r = stats.pearsonr(fa.loc[common], fb.loc[common])[0] if len(common) > 2 else np.nan
-        ax.set_xlabel(rf"$\alpha$ {a}")
-        ax.set_ylabel(rf"$\alpha$ {b}")
-        ax.set_title(f"{a}-{b}: r = {r:.2f}")
-    fig.tight_layout()
     return fig
 
 

@@ -75,7 +75,7 @@ def plot_point_addition(results, spread="sem", ax=None):
     if ax is None:
         fig, ax = plt.subplots(figsize=(6, 4))
     fig = ax.figure
-    s = results.summary().drop(index="Preceding", level="method")
+    s = results.summary().table.drop(index="Preceding", level="method")
     k0s = list(dict.fromkeys(s.index.get_level_values("k0")))
     methods = list(dict.fromkeys(s.index.get_level_values("method")))
     width = 0.8 / len(methods)

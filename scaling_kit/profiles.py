@@ -1,0 +1,296 @@
+"""Every notebook's run sizes, per profile, in one place; the datasets each profile uses.
+
+The notebooks read their sizes from here (``S = profiles.sizes("03")``, then ``S.ols_datasets``)
+and so does ``scaling-kit reproduce --plan`` (:mod:`scaling_kit.plan`), which turns them into
+counts of model fits and contributions and an estimated run time before anything runs.
+
+Profiles (``SCALING_KIT_PROFILE``, :func:`scaling_kit.get_profile`):
+
+* ``quick``: bundled data, sizes that run in minutes on a laptop (CI and the README's command);
+* ``paper``: the paper's protocol (Covert et al., ICML 2024, Section 4: k = 10 log-spaced sizes
+  in [100, 1000], 1,000 samples per (point, k), MiniBooNE from OpenML).
+
+Offline, the paper profile's downloaded datasets can be replaced by bundled stand-ins:
+``scaling-kit reproduce --offline`` or ``SCALING_KIT_DATASETS`` (see :func:`dataset_choice`).
+Notebooks load datasets through :func:`load_dataset`, which applies the stand-ins and returns
+the label to show ("fair (offline stand-in for miniboone)") so a stand-in is never mistaken
+for the paper's dataset; the main job's report lists them too.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from .config import get_profile
+
+__all__ = [
+    "NOTEBOOKS",
+    "SIZES",
+    "DEFAULT_STAND_INS",
+    "Sizes",
+    "DatasetChoice",
+    "sizes",
+    "dataset_choice",
+    "load_dataset",
+    "profile_datasets",
+    "offline_setting",
+]
+
+#: The notebooks in teaching order: number -> file stem.
+NOTEBOOKS = {
+    "01": "01_aggregate_power_laws",
+    "02": "02_individual_scaling_laws",
+    "03": "03_theory_checks",
+    "04": "04_estimators",
+    "05": "05_valuation_and_point_addition",
+}
+
+#: Run sizes: notebook -> profile -> {name: value}. Names are the notebooks' own variables in
+#: lower case. ``datasets`` lists every dataset the notebook loads (downloaded ones included);
+#: ``seed`` is the base seed of the notebook's random streams.
+SIZES = {
+    "01": {
+        # link: contributions of every point of the breast-cancer pool (569 rows - 200 test =
+        # 369 points) at each k; the learning curve at every k and k + 1 (n_datasets draws each)
+        "quick": dict(
+            datasets=("digits", "breast_cancer", "fair"), seed=0,
+            n_seeds=3,                       # learning-curve repetitions (digits; fair: exercise)
+            coin_trials=20_000,              # Monte Carlo trials of the coin model, per size
+            link=dict(ks=(10, 20, 40, 80), points=369, n_samples=60, n_datasets=1500),
+        ),
+        "paper": dict(
+            datasets=("digits", "breast_cancer", "fair"), seed=0,
+            n_seeds=10,
+            coin_trials=200_000,
+            link=dict(ks=(10, 14, 20, 28, 40, 57, 80), points=369, n_samples=1000,
+                      n_datasets=5000),
+        ),
+    },
+    "02": {
+        "quick": dict(
+            datasets=("breast_cancer", "wine"), seed=0,
+            plan={"breast_cancer": (20, 200), "wine": (10, 80)},   # dataset -> k range
+            n_ks=10,                         # log-spaced sizes per k range
+            n_points=30, n_samples=200,      # logistic regression
+            nn_dataset="breast_cancer", nn_points=10, nn_samples=30, mlp_epochs=100,
+            which_loss=dict(n_points=40, n_samples=300, ks=(25, 50, 100, 200)),
+        ),
+        "paper": dict(
+            datasets=("miniboone", "fair", "digits", "breast_cancer"), seed=0,
+            plan={"miniboone": (100, 1000), "fair": (100, 1000), "digits": (100, 1000)},
+            n_ks=10,
+            n_points=1000, n_samples=1000,
+            nn_dataset="miniboone", nn_points=200, nn_samples=5000, mlp_epochs=200,
+            which_loss=dict(n_points=200, n_samples=1000, ks=(25, 50, 100, 200)),
+        ),
+    },
+    "03": {
+        "quick": dict(
+            datasets=(), seed=0,
+            fixed_k=20, noise_draws=20_000,  # one fixed design: Monte Carlo over label noise
+            ols_datasets=4000, ols_ks=tuple(2 ** k for k in range(7, 15)), cross_k=1000,
+            logit_datasets=1500, logit_ks=(100, 178, 316, 562, 1000, 1778),
+            validation_sizes=(100, 1000), n_pool=1000,
+            window=(100, 1000), n_window=10,  # the paper's k range and number of sizes
+            n_test_sets=2000,                # random test sets for the spread of c_1(V)
+        ),
+        "paper": dict(
+            datasets=(), seed=0,
+            fixed_k=20, noise_draws=200_000,
+            ols_datasets=50_000, ols_ks=tuple(2 ** k for k in range(6, 17)), cross_k=1000,
+            logit_datasets=10_000,
+            logit_ks=(100, 129, 167, 215, 278, 359, 464, 599, 774, 1000, 1778, 3162, 5623),
+            validation_sizes=(100, 1000), n_pool=1000,
+            window=(100, 1000), n_window=10,
+            n_test_sets=5000,
+        ),
+    },
+    "04": {
+        "quick": dict(
+            datasets=("fair",), seed=0,
+            n_points=300,                    # simulated points
+            amortized_epochs=200,
+            n_samples=(10, 50, 250),         # samples per point compared
+            real=dict(dataset="fair", n_points=80, fit_range=(50, 400),
+                      truth_ks=(50, 100, 200, 400, 1000), n_fit=100, n_truth=150),
+        ),
+        "paper": dict(
+            datasets=("miniboone",), seed=0,
+            n_points=2000,
+            amortized_epochs=300,
+            n_samples=(10, 25, 50, 100, 250, 500),
+            real=dict(dataset="miniboone", n_points=1000, fit_range=(100, 1000),
+                      truth_ks=(100, 200, 400, 700, 1000, 3000, 10000), n_fit=500,
+                      n_truth=1000),
+        ),
+    },
+    "05": {
+        "quick": dict(
+            datasets=("fair",), seed=0,
+            dataset="fair", k_range=(100, 1000), n_samples=(10, 20, 50),
+            n_points=200, n_truth=300, n_repeats=200, k0=(100, 1000), n_add=20,
+        ),
+        "paper": dict(
+            datasets=("miniboone",), seed=0,
+            dataset="miniboone", k_range=(100, 1000), n_samples=(10, 20, 50),
+            n_points=1000, n_truth=500, n_repeats=1000, k0=(100, 1000, 200, 2000), n_add=20,
+        ),
+    },
+}
+
+
+class Sizes(Mapping):
+    """One notebook's sizes for one profile: a read-only mapping with attribute access."""
+
+    def __init__(self, notebook: str, profile: str, values: dict):
+        self._values = copy.deepcopy(dict(values))  # notebooks may not change SIZES
+        self.notebook = notebook
+        self.profile = profile
+
+    def __getitem__(self, key):
+        return self._values[key]
+
+    def __iter__(self):
+        return iter(self._values)
+
+    def __len__(self):
+        return len(self._values)
+
+    def __getattr__(self, key):
+        try:
+            return self.__dict__["_values"][key]
+        except KeyError:
+            raise AttributeError(
+                f"Notebook {self.__dict__.get('notebook')} has no size {key!r}; "
+                f"known: {sorted(self.__dict__['_values'])}."
+            ) from None
+
+    def __repr__(self):
+        items = ", ".join(f"{k}={v!r}" for k, v in self._values.items())
+        return f"Sizes({self.notebook}, {self.profile}: {items})"
+
+
+def _notebook_key(notebook) -> str:
+    key = str(notebook).strip()
+    if key.isdigit():
+        key = f"{int(key):02d}"
+    key = key[:2] if key[:2] in NOTEBOOKS else key
+    if key not in NOTEBOOKS:
+        raise ValueError(f"notebook must be one of {list(NOTEBOOKS)} (or a file stem); got {notebook!r}.")
+    return key
+
+
+def sizes(notebook, profile: str | None = None) -> Sizes:
+    """The run sizes of ``notebook`` (``"03"``, ``3`` or ``"03_theory_checks"``) for ``profile``.
+
+    ``profile`` defaults to the active one (``SCALING_KIT_PROFILE``, else ``quick``).
+    """
+    key = _notebook_key(notebook)
+    profile = get_profile(profile)
+    return Sizes(key, profile, SIZES[key][profile])
+
+
+def profile_datasets(profile: str | None = None) -> dict:
+    """``{notebook: datasets}`` that ``profile`` loads, in notebook order."""
+    profile = get_profile(profile)
+    return {key: tuple(SIZES[key][profile]["datasets"]) for key in NOTEBOOKS}
+
+
+# ------------------------------------------------------------------------------------------
+# datasets and offline stand-ins
+# ------------------------------------------------------------------------------------------
+#: What ``--offline`` uses in place of each downloaded dataset: ``fair`` (statsmodels, 6,366
+#: rows, binary like MiniBooNE) is large enough for the paper's k in [100, 1000].
+DEFAULT_STAND_INS = {"miniboone": "fair"}
+
+
+@dataclass(frozen=True)
+class DatasetChoice:
+    """Which dataset a notebook asked for, which one it gets, and how to label it."""
+
+    requested: str
+    used: str
+
+    @property
+    def stand_in(self) -> bool:
+        """True when a bundled dataset replaces the requested (downloaded) one."""
+        return self.used != self.requested
+
+    @property
+    def label(self) -> str:
+        """The name to show in titles and tables."""
+        if self.stand_in:
+            return f"{self.used} (offline stand-in for {self.requested})"
+        return self.used
+
+
+def _parse_stand_ins(value: str) -> tuple[dict, tuple]:
+    """``SCALING_KIT_DATASETS`` -> (explicit ``{downloaded: bundled}``, listed bundled names)."""
+    from .datasets import OFFLINE_DATASETS
+
+    mapping, listed = {}, []
+    for item in (part.strip().lower().replace("-", "_") for part in value.split(",")):
+        if not item:
+            continue
+        requested, _, used = item.rpartition("=")
+        if used not in OFFLINE_DATASETS:
+            raise ValueError(
+                f"SCALING_KIT_DATASETS names {used!r}, which is not bundled; stand-ins must be "
+                f"among {OFFLINE_DATASETS} (e.g. SCALING_KIT_DATASETS=fair,digits or "
+                "SCALING_KIT_DATASETS=miniboone=digits)."
+            )
+        if requested:
+            mapping[requested.strip()] = used
+        else:
+            listed.append(used)
+    return mapping, tuple(listed)
+
+
+def dataset_choice(name: str) -> DatasetChoice:
+    """The dataset to load for ``name`` under the current ``SCALING_KIT_DATASETS``.
+
+    Bundled datasets are always themselves. A downloaded one (MiniBooNE) is replaced when
+    ``SCALING_KIT_DATASETS`` is set: a comma-separated list of bundled names (``fair,digits``:
+    the first replaces every downloaded dataset) and/or explicit pairs
+    (``miniboone=digits``). ``scaling-kit reproduce --offline`` sets it to
+    ``miniboone=fair`` (:data:`DEFAULT_STAND_INS`). Unset (the default), nothing is replaced.
+    """
+    from .datasets import ONLINE_DATASETS
+
+    name = str(name).strip().lower().replace("-", "_")
+    value = os.environ.get("SCALING_KIT_DATASETS", "").strip()
+    if not value or name not in ONLINE_DATASETS:
+        return DatasetChoice(name, name)
+    mapping, listed = _parse_stand_ins(value)
+    if name in mapping:
+        return DatasetChoice(name, mapping[name])
+    if listed:
+        return DatasetChoice(name, listed[0])
+    return DatasetChoice(name, name)
+
+
+def offline_setting() -> str:
+    """The ``SCALING_KIT_DATASETS`` value that ``--offline`` sets (``"miniboone=fair"``)."""
+    return ",".join(f"{k}={v}" for k, v in DEFAULT_STAND_INS.items())
+
+
+def load_dataset(name: str, **kwargs):
+    """Load ``name`` (or its offline stand-in) with :func:`scaling_kit.datasets.load_dataset`.
+
+    Returns ``(dataset, label)``: the :class:`~scaling_kit.datasets.Dataset` and the name to
+    show (``"fair (offline stand-in for miniboone)"`` when a stand-in replaced it). Keyword
+    arguments go to the loader. Under ``scaling-kit reproduce`` the choice is recorded and the
+    report lists it.
+    """
+    from . import datasets
+    from .report import _note_dataset
+
+    choice = dataset_choice(name)
+    data = datasets.load_dataset(choice.used, **kwargs)
+    if choice.stand_in:
+        data.description = f"Offline stand-in for {choice.requested}. {data.description}"
+    _note_dataset(choice.requested, choice.used, choice.label)
+    return data, choice.label
