@@ -39,7 +39,7 @@ prior).
 So only ``(alpha, beta)`` need numerical integration: on a per-point grid (33 x 15 nodes,
 trapezoid rule with Gregory's end corrections) placed where the point's likelihood is within ``exp(-20)`` of its maximum (a
 coarse-to-fine search), which makes the quadrature accurate from 3 to thousands of samples.
-The hyperparameters maximize the summed log marginal likelihood of (up to) 1000 evenly spaced
+The hyperparameters maximize the summed log marginal likelihood of (up to) 3000 evenly spaced
 points by EM, accelerated by SQUAREM (Varadhan and Roland, 2008), with weak hyperpriors (one
 pseudo-point: Dirichlet(1 + 1/L) on the weights, one unit pseudo-observation on ``s_beta``)
 so that a handful of points still gives a proper prior. Each point's posterior then gives:
