@@ -151,6 +151,7 @@ class LogLinearLawResults:
 
     @property
     def fraction_alpha_positive(self) -> float:
+        """Share of the fitted points whose exponent is positive (the paper's Figure 1)."""
         return float(np.mean(self.fitted["alpha"] > 0))
 
     @property
@@ -164,6 +165,7 @@ class LogLinearLawResults:
 
     @property
     def n_sign_change_points(self) -> int:
+        """Number of points whose mean changes sign between consecutive k."""
         return int(self.sign_changes["point"].nunique())
 
     # --- prediction and tables ----------------------------------------------------------------
