@@ -126,8 +126,8 @@ def check_array(X, name: str, *, ndim: int = 2, allow_empty: bool = False) -> np
     except (TypeError, ValueError) as err:
         raise TypeError(f"{name} must be a numeric array; could not convert it ({err}).") from None
     if X.ndim != ndim:
-        shape = "(n_samples, n_features)" if ndim == 2 else f"{ndim}-D"
-        raise ValueError(f"{name} must be {ndim}-D {shape}; got shape {X.shape}.")
+        shape = " (n_samples, n_features)" if ndim == 2 else ""
+        raise ValueError(f"{name} must be {ndim}-D{shape}; got shape {X.shape}.")
     if not allow_empty and X.size == 0:
         raise ValueError(f"{name} is empty (shape {X.shape}); pass at least one row.")
     if not np.all(np.isfinite(X)):

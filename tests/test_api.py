@@ -27,13 +27,7 @@ MODULES_WITHOUT_ALL: set = set()
 UNDOCUMENTED_CONSTANTS: set = set()
 
 # Public methods / properties of public classes without a docstring.
-UNDOCUMENTED_MEMBERS = {
-    "scaling_kit.laws.likelihood.LikelihoodScalingLaw.fit",
-    "scaling_kit.laws.likelihood.LikelihoodScalingLaw.predict",
-    "scaling_kit.laws.likelihood.ScalingLawResults.points",
-    "scaling_kit.laws.validation.LogLinearLawResults.fraction_alpha_positive",
-    "scaling_kit.laws.validation.LogLinearLawResults.n_sign_change_points",
-}
+UNDOCUMENTED_MEMBERS: set = set()
 
 
 def _modules():

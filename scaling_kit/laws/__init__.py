@@ -2,9 +2,13 @@
 
 * :mod:`~scaling_kit.laws.validation` - log-linear validation: OLS of log|mean Delta| on log k
   per point (Covert et al. 2024, §4.1, Table 1, Figure 1);
-* :mod:`~scaling_kit.laws.likelihood` - maximum likelihood of Delta ~ N(c k^-alpha,
-  sigma^2 k^-beta) with c and sigma profiled out (§3, Appendix B);
+* :mod:`~scaling_kit.laws.likelihood` - per-point fits of Delta ~ N(c k^-alpha, sigma^2 k^-beta):
+  empirical Bayes (default, :mod:`~scaling_kit.laws.empirical_bayes`), the exact maximum
+  likelihood and the paper's Adam procedure (§3, Appendix B);
 * :mod:`~scaling_kit.laws.amortized` - the amortized network estimator (§3);
+* :mod:`~scaling_kit.laws.results` - the results object of every per-point estimator;
+* :mod:`~scaling_kit.laws.simulation` - simulated laws with known parameters;
+* :mod:`~scaling_kit.laws.comparison` - all estimators on simulated laws, side by side;
 * :mod:`~scaling_kit.laws.evaluation` - accuracy against ground-truth means (§4.2, Figure 8);
 * :mod:`~scaling_kit.laws.uncertainty` - bootstrap errors of the validation's statistics and a
   test that the exponents differ between points;
@@ -12,8 +16,10 @@
   samples (§4.1).
 """
 
-from .amortized import AmortizedScalingLaw, simulate_feature_laws
+from .amortized import AmortizedScalingLaw
+from .comparison import EstimatorComparison, compare_estimators
 from .crossings import CrossingCheck, LawCrossing, check_crossings, law_crossing
+from .empirical_bayes import LawPosterior, PopulationPrior
 from .evaluation import (
     accuracy_table,
     accuracy_vs_samples,
@@ -23,12 +29,18 @@ from .evaluation import (
     true_means,
 )
 from .likelihood import (
+    METHODS,
     LikelihoodScalingLaw,
-    ScalingLawResults,
     fit_likelihood,
     profile_alpha,
     profile_nll,
+)
+from .results import ScalingLawResults
+from .simulation import (
+    SimulatedLaws,
     simulate_contributions,
+    simulate_feature_laws,
+    simulate_laws,
 )
 from .uncertainty import (
     AlphaHeterogeneity,
@@ -46,19 +58,25 @@ from .validation import (
 )
 
 __all__ = [
+    "METHODS",
     "AlphaHeterogeneity",
     "AmortizedScalingLaw",
     "CrossingCheck",
+    "EstimatorComparison",
     "LawCrossing",
+    "LawPosterior",
     "LikelihoodScalingLaw",
     "LogLinearLawResults",
+    "PopulationPrior",
     "ScalingLawResults",
+    "SimulatedLaws",
     "ValidationBootstrap",
     "accuracy_table",
     "accuracy_vs_samples",
     "alpha_correlation",
     "bootstrap_validation",
     "check_crossings",
+    "compare_estimators",
     "decision_boundary_distance",
     "evaluate_predictions",
     "fit_likelihood",
@@ -72,6 +90,7 @@ __all__ = [
     "run_validation",
     "simulate_contributions",
     "simulate_feature_laws",
+    "simulate_laws",
     "subsample_contributions",
     "true_means",
 ]

@@ -1,4 +1,4 @@
-"""Amortized estimation of individualized scaling laws (MATH.md section 4; Covert et al., ICML
+"""Amortized estimation of individualized scaling laws (docs/math.md §5; Covert et al., ICML
 2024, Section 3.2, Eq. 8, and Appendix B).
 
 One network ``g(x, y)`` maps a data point (features ``x``, label ``y``) to its law's parameters
@@ -23,28 +23,36 @@ so strength is shared across points and ~10 samples a point suffice. Following A
 Numerics: contributions are divided by their root mean square and sizes are centred at the
 geometric mean ``k0`` of all samples; outputs are converted back (``c = c~ s0 k0^alpha``,
 ``sigma = sigma~ s0 k0^(beta/2)``). Output biases start at the medians of per-point MLE fits.
-Everything random flows from ``random_state``; on CPU a rerun of the same fit in one environment is bitwise reproducible.
+Everything random flows from ``random_state``; on CPU a rerun of the same fit in one
+environment is bitwise reproducible.
+
+Usage, like a scikit-learn regressor whose target is the table of sampled contributions::
+
+    model = AmortizedScalingLaw(random_state=0).fit(X_pool, contributions, labels=y_pool)
+    model.params_                                  # c, alpha, sigma, beta of the fitted points
+    model.predict_params(X_new, labels=y_new)      # any points, no samples needed
 """
 
 from __future__ import annotations
 
 import copy
+import warnings
 
 import numpy as np
 import pandas as pd
 import torch
 from sklearn.base import BaseEstimator
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils.validation import check_is_fitted
 
-from .likelihood import (
-    LOG_LOWER,
-    LOG_UPPER,
-    ScalingLawResults,
-    _as_samples,
-    _pad,
-    fit_likelihood,
-    torch_threads,
-)
+from .._checks import check_array, check_int, check_labels, check_number, check_random_state
+from .._torch import torch_threads
+from ..exceptions import ConvergenceWarning
+from ._mle import LOG_LOWER, LOG_UPPER
+from ._samples import as_samples, check_positive_sizes, pad
+from .likelihood import fit_likelihood
+from .results import ScalingLawResults
+from .simulation import simulate_feature_laws
 
 __all__ = ["AmortizedScalingLaw", "simulate_feature_laws"]
 
@@ -85,13 +93,14 @@ class AmortizedScalingLaw(BaseEstimator):
         training long before the mean law is learned (on :func:`simulate_feature_laws`, R^2 of
         the predicted means ~0.75 with it vs ~0.97 training the full cosine schedule).
     delta_col : contribution column of the tidy table.
-    random_state : seed for initialization, the validation split and the minibatch order.
+    random_state : seed for initialization, the validation split and the minibatch order
+        (``None``, an int, a ``SeedSequence`` or a ``Generator``, as numpy accepts it).
     """
 
-    def __init__(self, hidden_sizes=(64, 64), lr=3e-3, weight_decay=1e-5, alpha_penalty=1e-3,
-                 log_beta_max=2.0, clip_grad_norm=1.0, batch_size=128, max_epochs=300,
-                 patience=30, validation_fraction=0.1, early_stopping=False, delta_col="delta",
-                 random_state=0):
+    def __init__(self, *, hidden_sizes=(64, 64), lr=3e-3, weight_decay=1e-5,
+                 alpha_penalty=1e-3, log_beta_max=2.0, clip_grad_norm=1.0, batch_size=128,
+                 max_epochs=300, patience=30, validation_fraction=0.1, early_stopping=False,
+                 delta_col="delta", random_state=None):
         self.hidden_sizes = hidden_sizes
         self.lr = lr
         self.weight_decay = weight_decay
@@ -108,66 +117,79 @@ class AmortizedScalingLaw(BaseEstimator):
 
     # ------------------------------------------------------------------ input checks
     def _check_params(self):
-        if not all(int(h) > 0 for h in self.hidden_sizes):
-            raise ValueError("hidden_sizes must be positive integers.")
-        for name in ("lr", "clip_grad_norm"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be positive; got {getattr(self, name)!r}.")
-        if self.alpha_penalty < 0 or self.weight_decay < 0:
-            raise ValueError("alpha_penalty and weight_decay must be non-negative.")
-        if int(self.max_epochs) < 1 or int(self.batch_size) < 1 or int(self.patience) < 1:
-            raise ValueError("max_epochs, batch_size and patience must be positive integers.")
-        if not 0 <= self.validation_fraction < 1:
-            raise ValueError("validation_fraction must be in [0, 1).")
+        try:
+            sizes = tuple(self.hidden_sizes)
+        except TypeError:
+            raise TypeError(f"hidden_sizes must be a sequence of integers; got "
+                            f"{self.hidden_sizes!r}.") from None
+        for h in sizes:
+            check_int(h, "hidden_sizes[i]", low=1)
+        for name in ("lr", "clip_grad_norm", "log_beta_max"):
+            check_number(getattr(self, name), name, low=0.0, low_open=True)
+        for name in ("alpha_penalty", "weight_decay"):
+            check_number(getattr(self, name), name, low=0.0)
+        for name in ("max_epochs", "batch_size", "patience"):
+            check_int(getattr(self, name), name, low=1)
+        check_number(self.validation_fraction, "validation_fraction", low=0.0, high=1.0,
+                     high_open=True)
+        if not isinstance(self.early_stopping, (bool, np.bool_)):
+            raise TypeError(f"early_stopping must be True or False; got {self.early_stopping!r}.")
 
-    def _check_Xy(self, X, y, fitted):
-        X = np.asarray(X, dtype=float)
-        if X.ndim != 2:
-            raise ValueError(f"X must be 2-D (points x features); got shape {X.shape}.")
-        if not np.all(np.isfinite(X)):
-            raise ValueError("X has NaN/inf values; impute or drop them first.")
-        y = np.zeros(len(X), int) if y is None else np.asarray(y)
-        if y.shape != (len(X),):
-            raise ValueError(f"y must have one label per row of X; got {y.shape} for {len(X)} rows.")
-        if not np.issubdtype(y.dtype, np.integer) or (len(y) and y.min() < 0):
-            raise ValueError("y must hold integer class labels 0..K-1.")
+    def _check_X_labels(self, X, labels, fitted):
+        X = check_array(X, "X")
+        labels = (np.zeros(len(X), np.int64) if labels is None
+                  else check_labels(labels, "labels", len(X)))
         if fitted:
             if X.shape[1] != self.n_features_in_:
                 raise ValueError(f"X has {X.shape[1]} features; the estimator was fitted on "
                                  f"{self.n_features_in_}.")
-            if len(y) and y.max() >= self.n_classes_:
-                raise ValueError(f"Label {y.max()} unseen in fit ({self.n_classes_} classes).")
-        return X, y.astype(int)
+            if len(labels) and labels.max() >= self.n_classes_:
+                raise ValueError(f"labels has class {labels.max()}, unseen in fit "
+                                 f"({self.n_classes_} classes).")
+        return X, labels
 
     # ------------------------------------------------------------------ fit
-    def fit(self, X, y, contributions=None, *, point=None, k=None, delta=None):
-        """Train on the sampled contributions of the points ``point`` (rows of ``X``).
+    def fit(self, X, contributions=None, *, labels=None, point=None, k=None, delta=None):
+        """Train on the sampled contributions of the points (rows of ``X``).
 
-        ``X`` (n, p) and ``y`` (n,) describe the pool; the tidy table ``contributions``
-        (columns ``point, k, delta_col``) or the arrays give the samples, whose ``point`` ids
-        index rows of ``X``. Returns self; ``params_`` holds the fitted points' parameters.
+        Parameters
+        ----------
+        X : (n, p) features of the pool's points (the network's input).
+        contributions : the target: the tidy table of sampled contributions (columns
+            ``point, k, delta_col``; ``point`` ids index rows of ``X``), or None and the arrays
+            ``point``, ``k``, ``delta``.
+        labels : (n,) class labels 0..K-1 of the rows of ``X`` (the label selects the network's
+            head, as in the paper); None = one class.
+
+        Returns self; ``params_`` holds the fitted points' parameters, ``results_`` the
+        :class:`ScalingLawResults`.
         """
         self._check_params()
-        X, y = self._check_Xy(X, y, fitted=False)
-        pts, kk, dd = _as_samples(contributions, point, k, delta, self.delta_col)
-        S = _pad(pts, kk, dd, min_samples=1, check_spread=False)
+        X, y = self._check_X_labels(X, labels, fitted=False)
+        pts, kk, dd = as_samples(contributions, point, k, delta, self.delta_col)
+        S = pad(pts, kk, dd, min_samples=1, check_spread=False)
         ids = S.points
-        if not np.issubdtype(np.asarray(ids).dtype, np.integer) or ids.min() < 0 or ids.max() >= len(X):
-            raise ValueError(f"point ids must be integer row indices of X (0..{len(X) - 1}).")
+        if (not np.issubdtype(np.asarray(ids).dtype, np.integer) or ids.min() < 0
+                or ids.max() >= len(X)):
+            raise ValueError(f"contributions' point ids must be integer row indices of X "
+                             f"(0..{len(X) - 1}); got ids from {ids.min()!r} to {ids.max()!r}.")
         self.n_features_in_ = X.shape[1]
         self.n_classes_ = int(y.max()) + 1
         mask = np.ones_like(S.delta) if S.mask is None else S.mask
         logk = (S.u + S.log_k0[:, None]) * mask
         self.log_k0_ = float((logk.sum() / mask.sum()))
-        self.delta_scale_ = float(np.sqrt((S.delta**2).sum() / mask.sum()))
+        delta_orig = S.delta * S.scale[:, None]  # pad() rescales each point; undo it here
+        big = float(np.max(np.abs(delta_orig)))
+        self.delta_scale_ = (big * float(np.sqrt(((delta_orig / big) ** 2).sum() / mask.sum()))
+                             if big > 0 else 0.0)
         if self.delta_scale_ == 0:
             raise ValueError("Every contribution is zero: there is no law to fit.")
         u = (logk - self.log_k0_) * mask
-        dn = S.delta / self.delta_scale_
+        dn = delta_orig / self.delta_scale_
         self.scaler_ = StandardScaler().fit(X[ids])
         init = self._initial_bias(S, pts, kk, dd)
 
-        rng = np.random.default_rng(self.random_state)
+        rng = check_random_state(self.random_state)
         P = len(ids)
         n_val = int(round(self.validation_fraction * P)) if P >= 20 else 0
         perm = rng.permutation(P)
@@ -181,7 +203,8 @@ class AmortizedScalingLaw(BaseEstimator):
             "d": torch.as_tensor(dn),
             "m": torch.as_tensor(mask),
         }
-        with torch_threads(0), torch.random.fork_rng(devices=[]):
+        # one torch thread: batches of a few thousand numbers (scaling_kit._torch)
+        with torch_threads(1), torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             net = _Net(self.n_features_in_, self.n_classes_, tuple(int(h) for h in self.hidden_sizes))
             net = net.double()
@@ -204,8 +227,8 @@ class AmortizedScalingLaw(BaseEstimator):
         params["status"] = "ok" if self.converged_ else "not converged"
         params["split"] = np.where(np.isin(np.arange(P), val), "validation", "train")
         self.params_ = params
-        self.results_ = ScalingLawResults(params, None, "amortized", (S.k_min, S.k_max),
-                                          {"history": self.history_})
+        self.results_ = ScalingLawResults(params, "amortized", (S.k_min, S.k_max),
+                                          info={"history": self.history_})
         return self
 
     def _initial_bias(self, S, pts, kk, dd):
@@ -213,7 +236,10 @@ class AmortizedScalingLaw(BaseEstimator):
         a0, b0 = 1.0, 2.0
         keep = np.isin(pts, S.points[S.n >= 3])
         try:
-            p = fit_likelihood(point=pts[keep], k=kk[keep], delta=dd[keep]).params_
+            with warnings.catch_warnings():  # a starting point only: non-convergence is fine
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                p = fit_likelihood(point=pts[keep], k=kk[keep], delta=dd[keep],
+                                   method="newton").params
             a0 = float(np.exp(np.median(np.log(p["alpha"]))))
             b0 = float(np.exp(np.median(np.log(p["beta"]))))
         except ValueError:
@@ -224,7 +250,7 @@ class AmortizedScalingLaw(BaseEstimator):
         logk = (S.u + S.log_k0[:, None]) * mask
         log_k0 = (logk.sum() / mask.sum())
         u = (logk - log_k0) * mask
-        d = S.delta / np.sqrt((S.delta**2).sum() / mask.sum())
+        d = S.delta * S.scale[:, None] / self.delta_scale_
         E, F = np.exp(b0 * u) * mask, np.exp(-a0 * u)
         c = (d * F * E).sum(1) / (F * F * E).sum(1)
         s2 = (((d - c[:, None] * F) ** 2) * E).sum(1) / S.n
@@ -304,7 +330,7 @@ class AmortizedScalingLaw(BaseEstimator):
 
     # ------------------------------------------------------------------ predict
     def _params_from_tensors(self, x, y):
-        with torch.no_grad(), torch_threads(0):
+        with torch.no_grad(), torch_threads(1):
             s, log_c, a, log_s, b = self._decode(self.network_(x, y))
         s, log_c, a, log_s, b = (v.numpy() for v in (s, log_c, a, log_s, b))
         sign = np.where(s >= 0, 1.0, -1.0)
@@ -312,47 +338,16 @@ class AmortizedScalingLaw(BaseEstimator):
         sigma = np.exp(log_s + 0.5 * b * self.log_k0_) * self.delta_scale_
         return pd.DataFrame({"c": c, "alpha": a, "sigma": sigma, "beta": b})
 
-    def _check_fitted(self):
-        if not hasattr(self, "network_"):
-            raise ValueError("This AmortizedScalingLaw is not fitted yet; call fit(X, y, data).")
-
-    def predict_params(self, X, y=None) -> pd.DataFrame:
-        """Parameters ``c, alpha, sigma, beta`` for any points (rows of ``X`` with labels ``y``),
-        fitted or new: the amortized network needs no samples of them."""
-        self._check_fitted()
-        X, y = self._check_Xy(X, y, fitted=True)
+    def predict_params(self, X, *, labels=None) -> pd.DataFrame:
+        """Parameters ``c, alpha, sigma, beta`` for any points (rows of ``X`` with class
+        ``labels``), fitted or new: the amortized network needs no samples of them."""
+        check_is_fitted(self, "network_")
+        X, y = self._check_X_labels(X, labels, fitted=True)
         return self._params_from_tensors(torch.as_tensor(self.scaler_.transform(X)),
                                          torch.as_tensor(y))
 
-    def predict(self, X, y, k) -> pd.DataFrame:
+    def predict(self, X, k, *, labels=None) -> pd.DataFrame:
         """``c k^-alpha`` for the rows of ``X`` (rows) at each ``k`` (columns)."""
-        p = self.predict_params(X, y)
-        res = ScalingLawResults(p.assign(c_se=np.nan, alpha_se=np.nan, converged=True),
-                                None, "amortized")
-        return res.predict(k)
-
-
-def simulate_feature_laws(n_points=500, n_features=5, n_classes=2, noise_ratio=1.0,
-                          random_state=None):
-    """Points whose law parameters are smooth functions of features and label (a test bed
-    for the amortized estimator; MATH.md section 4).
-
-    ``x ~ N(0, I)``, ``y`` uniform; ``alpha = 1.2 + 0.4 tanh(x0 + 0.5 (2y/(K-1) - 1))``,
-    ``log|c| = -1 + 0.5 x1``, ``sign(c) = sign(x2 + 1)`` (mostly helpful, some harmful),
-    ``beta = 2.5 + 0.5 tanh(x3)`` and ``sigma`` such that the noise standard deviation at
-    ``k = 100`` is ``noise_ratio`` times ``|c| 100^-alpha``.
-    Returns ``(X, y, params)`` with ``params`` a DataFrame of ``c, alpha, sigma, beta``.
-    """
-    if n_features < 4:
-        raise ValueError("n_features must be >= 4 (four features drive the parameters).")
-    if n_classes < 1 or n_points < 1 or noise_ratio <= 0:
-        raise ValueError("n_points, n_classes and noise_ratio must be positive.")
-    rng = np.random.default_rng(random_state)
-    X = rng.standard_normal((n_points, n_features))
-    y = rng.integers(0, n_classes, n_points)
-    shift = 0.5 * (2 * y / max(n_classes - 1, 1) - 1) if n_classes > 1 else 0.0
-    alpha = 1.2 + 0.4 * np.tanh(X[:, 0] + shift)
-    c = np.where(X[:, 2] + 1 >= 0, 1.0, -1.0) * np.exp(-1 + 0.5 * X[:, 1])
-    beta = 2.5 + 0.5 * np.tanh(X[:, 3])
-    sigma = noise_ratio * np.abs(c) * 100.0 ** (beta / 2 - alpha)
-    return X, y, pd.DataFrame({"c": c, "alpha": alpha, "sigma": sigma, "beta": beta})
+        k = check_positive_sizes(k, "k")
+        p = self.predict_params(X, labels=labels)
+        return ScalingLawResults(p, "amortized").predict(k)

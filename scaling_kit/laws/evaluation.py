@@ -1,5 +1,5 @@
 """Accuracy of scaling-law estimators against ground-truth means (Covert et al., ICML 2024,
-Section 4.2, Figure 8, Appendix C.2; MATH.md section 4).
+Section 4.2, Figure 8, Appendix C.2; docs/math.md §5).
 
 Ground truth: the mean contribution ``psi_z(k)`` of each point at each evaluation size ``k``,
 estimated from many samples. A fitted law predicts ``c k^-alpha``; at each ``k`` we compare the
@@ -22,6 +22,8 @@ import pandas as pd
 from scipy import stats
 from sklearn.metrics import r2_score
 
+from .._checks import check_int, check_random_state
+
 __all__ = [
     "true_means",
     "evaluate_predictions",
@@ -39,7 +41,8 @@ def true_means(data: pd.DataFrame, delta_col: str = "delta") -> pd.DataFrame:
     output of ``summarize_contributions`` (indexed by ``(point, k)`` with a ``mean`` column).
     """
     if not isinstance(data, pd.DataFrame):
-        raise ValueError("data must be a DataFrame of samples or of (point, k) means.")
+        raise TypeError("data must be a DataFrame of samples (point, k, delta) or of (point, k) "
+                        f"means (summarize_contributions); got {type(data).__name__}.")
     if "mean" in data.columns and data.index.nlevels == 2:
         table = data["mean"].unstack("k")
     else:
@@ -47,10 +50,11 @@ def true_means(data: pd.DataFrame, delta_col: str = "delta") -> pd.DataFrame:
         if missing:
             raise ValueError(f"data lacks column(s) {missing}; give samples or a summary.")
         if not np.all(np.isfinite(data[delta_col].to_numpy(float))):
-            raise ValueError(f"{delta_col} has NaN/inf values.")
+            raise ValueError(f"data[{delta_col!r}] has NaN/inf values; drop or fix them.")
         table = data.groupby(["point", "k"])[delta_col].mean().unstack("k")
-    if table.isna().any().any():
-        raise ValueError("Every point needs ground truth at every k (the table has gaps).")
+    if table.isna().any().any() or not np.all(np.isfinite(table.to_numpy(float))):
+        raise ValueError("data: every point needs a finite ground truth at every k (the table "
+                         "has gaps or NaN/inf means).")
     table.columns = table.columns.astype(float)
     return table
 
@@ -59,7 +63,8 @@ def _prediction_table(pred, ks):
     if hasattr(pred, "predict") and not isinstance(pred, pd.DataFrame):
         pred = pred.predict(ks)
     if not isinstance(pred, pd.DataFrame):
-        raise ValueError("pred must be a results object with predict(k) or a points x k table.")
+        raise TypeError("pred must be a results object with predict(k) or a points x k "
+                        f"DataFrame; got {type(pred).__name__}.")
     pred = pred.copy()
     pred.columns = pred.columns.astype(float)
     return pred
@@ -74,17 +79,21 @@ def evaluate_predictions(pred, truth: pd.DataFrame, fit_range: Sequence[float] |
     labels each k ``"fit"`` or ``"extrapolation"`` (default: the results' ``k_range``).
     Returns a DataFrame indexed by ``k``.
     """
+    if not isinstance(truth, pd.DataFrame):
+        raise TypeError(f"truth must be a points x k DataFrame (true_means); got "
+                        f"{type(truth).__name__}.")
     ks = truth.columns.to_numpy(float)
     table = _prediction_table(pred, ks)
     if fit_range is None:
         fit_range = getattr(pred, "k_range", (np.nan, np.nan))
     common = truth.index.intersection(table.index)
     if len(common) < 3:
-        raise ValueError(f"Need >= 3 points present in both tables; found {len(common)}.")
+        raise ValueError(f"pred and truth must share >= 3 points (index values); found "
+                         f"{len(common)}.")
     t = truth.loc[common]
     p = table.loc[common, ks]
     if not np.all(np.isfinite(p.to_numpy())):
-        raise ValueError("Predictions contain NaN/inf; check the fit's status column.")
+        raise ValueError("pred contains NaN/inf predictions; check the fit's status column.")
     rows = []
     for k in ks:
         tk, pk = t[k].to_numpy(), p[k].to_numpy()
@@ -103,9 +112,10 @@ def evaluate_predictions(pred, truth: pd.DataFrame, fit_range: Sequence[float] |
 
 def subsample_contributions(data: pd.DataFrame, n_samples: int, random_state=None) -> pd.DataFrame:
     """Keep ``n_samples`` randomly chosen samples of every point (all if it has fewer)."""
-    if int(n_samples) < 1:
-        raise ValueError("n_samples must be a positive integer.")
-    rng = np.random.default_rng(random_state)
+    if not isinstance(data, pd.DataFrame) or "point" not in data.columns:
+        raise TypeError("data must be a tidy DataFrame of samples with a 'point' column.")
+    n_samples = check_int(n_samples, "n_samples", low=1)
+    rng = check_random_state(random_state)
     key = rng.random(len(data))
     rank = pd.Series(key, index=data.index).groupby(data["point"].to_numpy()).rank(method="first")
     return data[rank.to_numpy() <= int(n_samples)].reset_index(drop=True)
@@ -128,8 +138,11 @@ def accuracy_vs_samples(
     spearman``.
     """
     if not estimators:
-        raise ValueError("Give at least one estimator.")
-    rng = np.random.default_rng(random_state)
+        raise ValueError("estimators must map at least one name to a fit function.")
+    if not isinstance(samples, pd.DataFrame) or not {"point", "k"} <= set(samples.columns):
+        raise TypeError("samples must be a tidy DataFrame of samples (point, k, delta).")
+    n_samples = [check_int(n, "n_samples[i]", low=1) for n in np.atleast_1d(n_samples)]
+    rng = check_random_state(random_state)
     key = pd.Series(rng.random(len(samples)), index=samples.index)
     rank = key.groupby(samples["point"].to_numpy()).rank(method="first").to_numpy()
     if fit_range is None:
@@ -149,28 +162,36 @@ def accuracy_table(accuracy: pd.DataFrame, metric: str = "r2") -> pd.DataFrame:
     """Average of ``metric`` over the k of each region: rows (estimator, n_samples), columns
     regions (``fit``, ``extrapolation``). The estimator comparison table of the report."""
     if metric not in ("r2", "pearson", "spearman"):
-        raise ValueError("metric must be 'r2', 'pearson' or 'spearman'.")
+        raise ValueError(f"metric must be 'r2', 'pearson' or 'spearman'; got {metric!r}.")
     return accuracy.pivot_table(index=["estimator", "n_samples"], columns="region",
                                 values=metric, aggfunc="mean")
 
 
 def loglinear_vs_likelihood(samples: pd.DataFrame, true_alpha, n_samples=(10, 30, 100, 300),
-                            delta_col: str = "delta", random_state=None) -> pd.DataFrame:
-    """Why log-linear fits need many samples (MATH.md §2 vs §4), on samples at fixed sizes.
+                            delta_col: str = "delta", method: str = "empirical_bayes",
+                            random_state=None) -> pd.DataFrame:
+    """Why log-linear fits need many samples (docs/math.md §3 vs §5), on samples at fixed sizes.
 
     For each ``n``: keep ``n`` samples per (point, k); (1) the validation protocol, i.e. OLS of
     ``log|mean|`` on ``log k`` (:func:`scaling_kit.laws.validation.fit_loglinear_laws`), which
     cannot fit points whose sample means change sign across k; (2) the likelihood fit
-    (:func:`.likelihood.fit_likelihood`) on the very same samples. Returns one row per
+    (:func:`.likelihood.fit_likelihood` with ``method``) on the very same samples (method
+    label ``"likelihood"``). Returns one row per
     ``(n, method)``: ``n_per_k``, ``n_per_point``, ``method``, ``fraction_fitted``,
     ``median_abs_alpha_error`` (over fitted points) and ``rmse_alpha``.
     """
     from .likelihood import fit_likelihood
     from .validation import fit_loglinear_laws
 
-    true_alpha = pd.Series(np.asarray(true_alpha, float),
-                           index=np.unique(samples["point"].to_numpy()))
-    rng = np.random.default_rng(random_state)
+    if not isinstance(samples, pd.DataFrame) or not {"point", "k", delta_col} <= set(samples.columns):
+        raise TypeError(f"samples must be a tidy DataFrame with columns point, k, {delta_col}.")
+    points = np.unique(samples["point"].to_numpy())
+    true_alpha = np.asarray(true_alpha, float)
+    if true_alpha.shape != points.shape:
+        raise ValueError(f"true_alpha must hold one exponent per point ({len(points)}); got "
+                         f"shape {true_alpha.shape}.")
+    true_alpha = pd.Series(true_alpha, index=points)
+    rng = check_random_state(random_state)
     key = pd.Series(rng.random(len(samples)), index=samples.index)
     rank = key.groupby([samples["point"].to_numpy(), samples["k"].to_numpy()]).rank(
         method="first").to_numpy()
@@ -181,7 +202,7 @@ def loglinear_vs_likelihood(samples: pd.DataFrame, true_alpha, n_samples=(10, 30
         summary = sub.groupby(["point", "k"])[delta_col].agg(["mean", "std", "count"])
         ll = fit_loglinear_laws(summary, sign_change="flag").params
         ok = ll["status"] == "ok"
-        mle = fit_likelihood(sub, delta_col=delta_col).params_
+        mle = fit_likelihood(sub, delta_col=delta_col, method=method).params
         for name, alpha, fitted in (("log-linear OLS", ll["alpha"], ok),
                                     ("likelihood", mle["alpha"], mle["status"] != "degenerate")):
             err = (alpha[fitted] - true_alpha.loc[alpha[fitted].index]).to_numpy()

@@ -1,6 +1,6 @@
 """Validation of individualized scaling laws by log-linear fits (Covert et al. 2024, Section 2.1).
 
-The law (MATH.md section 2; the paper's Eq. 4) is
+The law (docs/math.md §3; the paper's Eq. 4) is
 
     psi_z(k) = E_{|D| = k}[Delta(z, D)] ~= c(z) * k^(-alpha(z)),
 
@@ -38,6 +38,11 @@ import pandas as pd
 from scipy import stats
 from sklearn.metrics import r2_score
 
+from .._checks import check_int, check_number
+from ..results import Summary
+from ..sign_changes import find_sign_changes
+from ._samples import check_level_alpha
+
 __all__ = [
     "LogLinearLawResults",
     "fit_loglinear_laws",
@@ -57,20 +62,21 @@ _C_METHODS = ("log", "linear")
 def _tidy_means(summary) -> pd.DataFrame:
     """Long table with columns point, k, mean (+ sem, count when available), sorted."""
     if not isinstance(summary, pd.DataFrame):
-        raise ValueError(
-            "Expected a DataFrame indexed by (point, k) with a 'mean' column, as returned by "
-            f"scaling_kit.contributions.summarize_contributions; got {type(summary).__name__}."
+        raise TypeError(
+            "summary must be a DataFrame indexed by (point, k) with a 'mean' column, as "
+            "returned by scaling_kit.contributions.summarize_contributions; got "
+            f"{type(summary).__name__}."
         )
     df = summary.reset_index() if {"point", "k"} - set(summary.columns) else summary.copy()
     missing = {"point", "k"} - set(df.columns)
     if missing:
         raise ValueError(
-            f"The table needs 'point' and 'k' (as index levels or columns); missing {missing}."
+            f"summary needs 'point' and 'k' (as index levels or columns); missing {missing}."
         )
     if "mean" not in df.columns:
         if "delta" not in df.columns:
             raise ValueError(
-                "The table needs a 'mean' column (summarize_contributions output) or a 'delta' "
+                "summary needs a 'mean' column (summarize_contributions output) or a 'delta' "
                 "column of raw samples (sample_contributions output)."
             )
         df = (
@@ -81,18 +87,18 @@ def _tidy_means(summary) -> pd.DataFrame:
     keep = ["point", "k", "mean"] + [c for c in ("std", "count", "sem") if c in df.columns]
     df = df[keep].copy()
     if df.empty:
-        raise ValueError("The table of mean contributions is empty.")
+        raise ValueError("summary (the table of mean contributions) is empty.")
     k = pd.to_numeric(df["k"], errors="coerce").to_numpy(dtype=float)
     if not np.all(np.isfinite(k)) or np.any(k <= 0):
         bad = np.unique(df["k"][~(np.isfinite(k) & (k > 0))])[:5]
-        raise ValueError(f"Dataset sizes k must be positive and finite; found {list(bad)}.")
+        raise ValueError(f"summary: dataset sizes k must be positive and finite; found {list(bad)}.")
     df["k"] = k
     mean = pd.to_numeric(df["mean"], errors="coerce").to_numpy(dtype=float)
     if not np.all(np.isfinite(mean)):
-        raise ValueError("The 'mean' column contains NaN or infinite values.")
+        raise ValueError("summary: the 'mean' column contains NaN or infinite values; drop them.")
     df["mean"] = mean
     if df.duplicated(["point", "k"]).any():
-        raise ValueError("Each (point, k) must appear once; summarize the samples first.")
+        raise ValueError("summary: each (point, k) must appear once; summarize the samples first.")
     if "sem" not in df.columns and {"std", "count"} <= set(df.columns):
         with np.errstate(divide="ignore", invalid="ignore"):
             df["sem"] = df["std"] / np.sqrt(df["count"])
@@ -145,6 +151,7 @@ class LogLinearLawResults:
 
     @property
     def fraction_alpha_positive(self) -> float:
+        """Share of the fitted points whose exponent is positive (the paper's Figure 1)."""
         return float(np.mean(self.fitted["alpha"] > 0))
 
     @property
@@ -158,6 +165,7 @@ class LogLinearLawResults:
 
     @property
     def n_sign_change_points(self) -> int:
+        """Number of points whose mean changes sign between consecutive k."""
         return int(self.sign_changes["point"].nunique())
 
     # --- prediction and tables ----------------------------------------------------------------
@@ -246,42 +254,68 @@ class LogLinearLawResults:
              "diff_k_max": d_hi[i, j]}
         )
 
+    # --- intervals ----------------------------------------------------------------------------
+    def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
+        """``1 - alpha`` t-intervals (``n_k - 2`` degrees of freedom) of the fitted points.
+
+        Columns ``(parameter, "lower" | "upper")`` for ``alpha`` and ``c`` (docs/api.md). The
+        interval of ``c`` is ``sign * exp(log|c| -+ t se)`` from the intercept's interval;
+        NaN with ``c_method="linear"`` (no standard error).
+        """
+        alpha = check_level_alpha(alpha)
+        p = self.fitted
+        t = stats.t.ppf(1 - alpha / 2, (p["n_k"] - 2).to_numpy(dtype=float))
+        a, a_se = p["alpha"].to_numpy(dtype=float), p["alpha_se"].to_numpy(dtype=float)
+        data = {("alpha", "lower"): a - t * a_se, ("alpha", "upper"): a + t * a_se}
+        if self.c_method == "log":
+            g, g_se = p["log_abs_c"].to_numpy(dtype=float), p["log_abs_c_se"].to_numpy(dtype=float)
+            sign = p["sign"].to_numpy(dtype=float)
+            ends = np.sort(np.stack([sign * np.exp(g - t * g_se), sign * np.exp(g + t * g_se)]), 0)
+            data[("c", "lower")], data[("c", "upper")] = ends[0], ends[1]
+        else:
+            data[("c", "lower")] = data[("c", "upper")] = np.full(len(p), np.nan)
+        frame = pd.DataFrame(data, index=p.index)[["c", "alpha"]]
+        frame.columns = pd.MultiIndex.from_tuples(frame.columns, names=["parameter", "bound"])
+        return frame
+
     # --- report -------------------------------------------------------------------------------
-    def summary(self) -> str:
-        """A plain-text report in the spirit of statsmodels' ``summary()``."""
+    def summary(self) -> Summary:
+        """The fit in the spirit of statsmodels' ``summary()`` (text in a terminal, HTML in
+        Jupyter): counts, R^2 statistics (the paper's Table 1), alpha, sign changes."""
         par, fit = self.params, self.fitted
-        counts = par["status"].value_counts()
         ks = np.sort(self.means["k"].unique())
         alpha = fit["alpha"]
-        lines = [
+        counts = par["status"].value_counts()
+        facts = {
+            "points": len(par), "fitted": len(fit),
+            **{f"status {k}": int(v) for k, v in counts.items()},
+            "k": f"{len(ks)} values in [{ks[0]:g}, {ks[-1]:g}]",
+            "c method": self.c_method, "sign-change policy": self.sign_change,
+        }
+        stats_table = pd.DataFrame({
+            "value": [self.median_r2, float(fit["r2"].mean()), float(np.mean(fit["r2"] >= 0.9)),
+                      self.r2_overall, float(self.r2_by_k["r2"].min()),
+                      float(alpha.median()), float(alpha.quantile(0.25)),
+                      float(alpha.quantile(0.75)), self.alpha_mode,
+                      self.fraction_alpha_positive,
+                      float(np.mean((alpha >= 1) & (alpha <= 1.5))),
+                      float(np.mean(fit["sign"] > 0)), float(np.mean(fit["sign"] < 0)),
+                      self.n_sign_change_points, len(self.sign_changes)],
+        }, index=pd.Index([
+            "per-point R^2, median", "per-point R^2, mean", "per-point R^2, fraction >= 0.9",
+            "R^2 across points, mean over k (Table 1)", "R^2 across points, min over k",
+            "alpha, median", "alpha, 25%", "alpha, 75%", "alpha, mode",
+            "alpha, fraction positive", "alpha, fraction in [1, 1.5]",
+            "sign of c, positive", "sign of c, negative (harmful)",
+            "sign changes, points", "sign changes, flips"], name="statistic"))
+        notes = []
+        if self.sign_changes["resolved"].notna().any():
+            notes.append(f"{int(self.sign_changes['resolved'].sum())} sign flips are resolved at "
+                         f"z = {self.z:g} (both means at least z standard errors from zero).")
+        return Summary(
             "Log-linear individualized scaling laws: log|psi_z(k)| = log|c| - alpha log k (OLS)",
-            "=" * 86,
-            f"points: {len(par)}   fitted: {len(fit)}   "
-            + "   ".join(f"{s}: {n}" for s, n in counts.items()),
-            f"k: {len(ks)} values in [{ks[0]:g}, {ks[-1]:g}]   c method: {self.c_method}   "
-            f"sign-change policy: {self.sign_change}",
-            "-" * 86,
-            f"per-point R^2      median {self.median_r2:.4f}   mean {fit['r2'].mean():.4f}   "
-            f"fraction >= 0.9: {np.mean(fit['r2'] >= 0.9):.3f}",
-            f"R^2 across points  mean over k {self.r2_overall:.4f}   "
-            f"min {self.r2_by_k['r2'].min():.4f} (Table 1 statistic: mean over k)",
-            f"alpha              median {alpha.median():.3f}   IQR [{alpha.quantile(0.25):.3f}, "
-            f"{alpha.quantile(0.75):.3f}]   mode {self.alpha_mode:.3f}   "
-            f"positive {self.fraction_alpha_positive:.3f}   in [1, 1.5]: "
-            f"{np.mean((alpha >= 1) & (alpha <= 1.5)):.3f}",
-            f"sign of c          positive {np.mean(fit['sign'] > 0):.3f}   "
-            f"negative (harmful) {np.mean(fit['sign'] < 0):.3f}",
-            f"sign changes       {self.n_sign_change_points} points, {len(self.sign_changes)} "
-            f"flips" + (
-                f", {int(self.sign_changes['resolved'].sum())} resolved at z = {self.z:g}"
-                if self.sign_changes["resolved"].notna().any() else ""
-            ),
-            "-" * 86,
-            "R^2 across points at each k:",
-            "  " + "  ".join(f"{k:>7g}" for k in self.r2_by_k.index),
-            "  " + "  ".join(f"{r:7.4f}" for r in self.r2_by_k["r2"]),
-        ]
-        return "\n".join(lines)
+            facts, {"statistics": stats_table, "R^2 across points at each k": self.r2_by_k},
+            notes)
 
     def __repr__(self) -> str:
         return (
@@ -293,17 +327,6 @@ class LogLinearLawResults:
 # ------------------------------------------------------------------------------------------
 # the fit
 # ------------------------------------------------------------------------------------------
-def _sign_flips(point, k, mean, sem, z):
-    s = np.sign(mean)
-    rows = []
-    for i in np.nonzero(s[1:] * s[:-1] < 0)[0]:
-        resolved = np.nan
-        if sem is not None and np.all(np.isfinite(sem[i : i + 2])):
-            resolved = bool(np.all(np.abs(mean[i : i + 2]) >= z * sem[i : i + 2]))
-        rows.append((point, k[i], k[i + 1], mean[i], mean[i + 1], resolved))
-    return rows
-
-
 def fit_loglinear_laws(
     summary,
     *,
@@ -329,20 +352,21 @@ def fit_loglinear_laws(
     c_method : ``"log"`` (``c = sign * exp(intercept)``) or ``"linear"`` (count-weighted least
         squares of the means on ``k^-alpha`` through the origin, as the paper's code).
     conf_level : level of the t-interval for alpha.
-    z : a mean is "resolved" when ``|mean| >= z * sem`` (reported, not used in the fit).
+    z : a mean is "resolved" when ``|mean| >= z * sem`` (> 0; reported, not used in the fit);
+        the flips are :func:`scaling_kit.sign_changes.find_sign_changes` of the means.
 
     Returns
     -------
     LogLinearLawResults
     """
-    if isinstance(min_k, bool) or not isinstance(min_k, (int, np.integer)) or min_k < 3:
-        raise ValueError(f"min_k must be an integer >= 3 (a line through 2 points is exact); got {min_k!r}.")
+    min_k = check_int(min_k, "min_k (a line through 2 points is exact)", low=3)
     if sign_change not in _SIGN_CHANGE_POLICIES:
         raise ValueError(f"sign_change must be one of {_SIGN_CHANGE_POLICIES}; got {sign_change!r}.")
     if c_method not in _C_METHODS:
         raise ValueError(f"c_method must be one of {_C_METHODS}; got {c_method!r}.")
-    if not 0 < conf_level < 1:
-        raise ValueError(f"conf_level must be in (0, 1); got {conf_level!r}.")
+    conf_level = check_number(conf_level, "conf_level", low=0.0, high=1.0, low_open=True,
+                              high_open=True)
+    z = check_number(z, "z", low=0.0, low_open=True)
     df = _tidy_means(summary)
     n_distinct_k = df["k"].nunique()
     if n_distinct_k < min_k:
@@ -356,14 +380,14 @@ def fit_loglinear_laws(
             "depend on its training data, and is the metric the intended one?"
         )
     has_sem = "sem" in df.columns
-    records, flips = [], []
+    sign_changes = find_sign_changes(df, z=z)
+    records = []
     for point, g in df.groupby("point", sort=True):
         k = g["k"].to_numpy()
         mean = g["mean"].to_numpy()
         sem = g["sem"].to_numpy(dtype=float) if has_sem else None
         rec = {"point": point, "n_k": len(k), "k_min": k.min(), "k_max": k.max()}
         rec["n_unresolved"] = int(np.sum(np.abs(mean) < z * sem)) if has_sem else np.nan
-        flips.extend(_sign_flips(point, k, mean, sem, z))
         if len(k) < min_k:
             status = "too_few_k"
         elif np.any(mean == 0):
@@ -402,9 +426,6 @@ def fit_loglinear_laws(
     columns = ["sign", "c", "alpha", "log_abs_c", "alpha_se", "alpha_ci_low", "alpha_ci_high",
                "log_abs_c_se", "r2", "n_k", "k_min", "k_max", "n_unresolved", "status"]
     params = pd.DataFrame.from_records(records).set_index("point").reindex(columns=columns)
-    sign_changes = pd.DataFrame(
-        flips, columns=["point", "k_from", "k_to", "mean_from", "mean_to", "resolved"]
-    )
     changed = params.index[params["status"].isin(["sign_change", "sign_change_abs"])]
     if sign_change == "raise" and len(changed):
         raise ValueError(

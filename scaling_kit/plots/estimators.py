@@ -33,14 +33,14 @@ def plot_likelihood_fit(results, data, point, delta_col="delta", level=0.95, ax=
     rows = data[data["point"] == point]
     if rows.empty:
         raise ValueError(f"point {point!r} has no samples in data.")
-    p = results.params_.loc[point]
+    p = results.params.loc[point]
     ks = np.geomspace(rows["k"].min(), rows["k"].max(), 100)
     ax.scatter(rows["k"], rows[delta_col], s=6, alpha=0.35, color="0.4", label="samples")
     sd = p["sigma"] * ks ** (-p["beta"] / 2)
     mean = p["c"] * ks ** (-p["alpha"])
     ax.fill_between(ks, mean - 2 * sd, mean + 2 * sd, color="C0", alpha=0.12,
                     label=r"noise $\pm 2\sigma k^{-\beta/2}$")
-    if results.cov_ is not None:
+    if results.cov is not None:
         pred, se = results.predict(ks, return_se=True)
         z = stats.norm.ppf(0.5 + level / 2)
         m, s = pred.loc[point].to_numpy(), se.loc[point].to_numpy()
@@ -103,7 +103,7 @@ def plot_profile_likelihood(profile, interval, surface=None, *, ax=None):
 def plot_parameter_recovery(results, true_params, param="alpha", ax=None):
     """Estimated vs true parameter with +- 2 standard errors (simulated data)."""
     fig, ax = _axes(ax, figsize=(5, 5))
-    p = results.params_
+    p = results.params
     est = p[param].to_numpy()
     true = np.asarray(true_params[param])
     se = p.get(f"{param}_se")

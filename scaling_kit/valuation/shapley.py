@@ -55,7 +55,7 @@ def _law_params(law=None, c=None, alpha=None):
     if law is not None:
         if c is not None or alpha is not None:
             raise ValueError("Give a fitted law or the arrays c= and alpha=, not both.")
-        params = getattr(law, "params_", law)
+        params = getattr(law, "params_", getattr(law, "params", law))
         if not isinstance(params, pd.DataFrame):
             raise TypeError(
                 "law must be a fitted ScalingLawResults / LikelihoodScalingLaw / "
@@ -311,7 +311,7 @@ def amortized_shapley_estimator(X_pool, y_pool, k_range, **model_kwargs):
 
     def estimate(samples, delta_col="delta"):
         model = AmortizedScalingLaw(delta_col=delta_col, **model_kwargs)
-        return law_shapley(model.fit(X_pool, y_pool, samples), k_range)
+        return law_shapley(model.fit(X_pool, samples, labels=y_pool), k_range)
 
     return estimate
 
