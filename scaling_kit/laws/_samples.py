@@ -116,7 +116,7 @@ def pad(point, k, delta, min_samples=3, check_spread=True) -> Padded:
     if few.any():
         raise ValueError(
             f"{int(few.sum())} point(s) have fewer than {min_samples} samples (e.g. point "
-            f"{points[few][0]!r} has {counts[few][0]}); the law has four parameters, so each "
+            f"{_plain(points[few][0])} has {counts[few][0]}); the law has four parameters, so each "
             f"point needs at least {min_samples} samples at two or more sizes k. Sample more "
             "or drop those points."
         )
@@ -146,18 +146,19 @@ def pad(point, k, delta, min_samples=3, check_spread=True) -> Padded:
     flat = spread < 1e-12
     if check_spread and flat.any():
         raise ValueError(
-            f"{int(flat.sum())} point(s) were sampled at a single dataset size (e.g. point "
-            f"{points[flat][0]!r}); the exponent alpha needs samples at two or more k."
+            f"{int(flat.sum())} point(s) were sampled at a single dataset size k (e.g. point "
+            f"{_plain(points[flat][0])}); the exponent alpha needs samples at two or more k: "
+            "sample those points at more sizes, or drop them."
         )
     return Padded(points, dl, u, mask, n, log_k0, scale, float(k.min()), float(k.max()))
 
 
-def check_method(method, allowed) -> str:
-    """``method`` as one of ``allowed`` (a tuple of names)."""
+def check_method(method, allowed, name: str = "method") -> str:
+    """``method`` as one of ``allowed`` (a tuple of names); ``name``: the argument's name."""
     if not isinstance(method, str):
-        raise TypeError(f"method must be a string, one of {allowed}; got {method!r}.")
+        raise TypeError(f"{name} must be a string, one of {allowed}; got {method!r}.")
     if method not in allowed:
-        raise ValueError(f"method must be one of {allowed}; got {method!r}.")
+        raise ValueError(f"{name} must be one of {allowed}; got {method!r}.")
     return method
 
 
@@ -173,3 +174,8 @@ def check_level_alpha(alpha) -> float:
     """The ``alpha`` of ``conf_int(alpha=0.05)``: a number in (0, 1) (1 - confidence level)."""
     return check_number(alpha, "alpha (1 - confidence level, e.g. 0.05)", low=0.0, high=1.0,
                         low_open=True, high_open=True)
+
+
+def _plain(value):
+    """A point label as the user wrote it (``3``, not ``np.int64(3)``)."""
+    return value.item() if isinstance(value, np.generic) else value

@@ -124,7 +124,7 @@ def compare_estimators(n_points: int = 300, n_samples=(10, 50, 100, 500), *,
     ns = check_sizes(n_samples, "n_samples", low=3, sort=True)
     if isinstance(estimators, str):
         estimators = (estimators,)
-    estimators = [check_method(e, ESTIMATORS) for e in estimators]
+    estimators = [check_method(e, ESTIMATORS, name="estimators") for e in estimators]
     if not estimators:
         raise ValueError("estimators must name at least one estimator, e.g. "
                          "('empirical_bayes', 'adam').")
