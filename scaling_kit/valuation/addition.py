@@ -193,6 +193,32 @@ class PointAdditionResults:
         return ours.join(pd.DataFrame(cols), how="outer").reindex(
             list(ours.index) + [m for m in pd.DataFrame(cols).index if m not in ours.index])
 
+    def differences(self, baseline: str = "Random") -> pd.DataFrame:
+        """Paired differences ``method - baseline`` of the gains for every method and ``k0``.
+
+        Each repetition adds every method's selection to the same dataset D, so the
+        difference ``d_r = gain_r(method) - gain_r(baseline)`` removes D's variance; its mean
+        has the standard error ``sd(d) / sqrt(n_repeats)`` (:meth:`difference`). Returns a tidy
+        DataFrame ``k0, method, mean, se, z`` (``z = mean / se``; NaN when ``se`` is 0),
+        accuracy points (percent).
+        """
+        rows = []
+        for k0 in sorted(self.gains["k0"].unique()):
+            for method in self.gains["method"].unique():
+                if method == baseline:
+                    continue
+                mean, se = self.difference(method, baseline, int(k0))
+                rows.append({"k0": int(k0), "method": method, "mean": mean, "se": se,
+                             "z": mean / se if se > 0 else np.nan})
+        return pd.DataFrame(rows, columns=["k0", "method", "mean", "se", "z"])
+
+    def overlap(self) -> pd.DataFrame:
+        """Number of points shared by every two fixed selections (methods by methods)."""
+        names = list(self.selections)
+        return pd.DataFrame([[np.intersect1d(self.selections[a], self.selections[b]).size
+                              for b in names] for a in names],
+                            index=pd.Index(names, name="method"), columns=names)
+
     def difference(self, method: str, baseline: str, k0: int):
         """Mean paired difference of gains ``method - baseline`` at ``k0`` and its standard
         error (same D in each repetition, so the pairing removes D's variance)."""
