@@ -473,7 +473,7 @@ def test_bootstrap_se_of_pearson_matches_the_normal_theory():
     noisy = rho * truth + np.sqrt(1 - rho ** 2) * pd.Series(rng.standard_normal(n))
     comp = ShapleyComparison(pd.DataFrame(), {("A", 10): noisy, ("B", 10): noisy.copy()},
                              truth, (1, 2))
-    boot = comp.bootstrap(2000, random_state=0)
+    boot = comp.bootstrap(2000, baseline="A", random_state=0)
     r = np.corrcoef(truth, noisy)[0, 1]
     assert boot["pearson"].to_numpy() == pytest.approx([r, r])
     # bivariate normal: se(r) ~ (1 - r^2) / sqrt(n); bootstrap MC error ~ 1/sqrt(2 * 2000)
@@ -482,10 +482,24 @@ def test_bootstrap_se_of_pearson_matches_the_normal_theory():
     reps = boot.attrs["replicates"]
     assert reps.shape == (2000, 2)
     np.testing.assert_allclose(reps[:, 0], reps[:, 1])  # the same draw of points: paired
-    again = comp.bootstrap(2000, random_state=0)
+    again = comp.bootstrap(2000, baseline="A", random_state=0)
     np.testing.assert_array_equal(again.attrs["replicates"], reps)
+    # differences with the baseline are paired: an identical estimator differs by exactly 0
+    np.testing.assert_array_equal(boot["diff"], [0.0, 0.0])
+    np.testing.assert_array_equal(boot["diff_se"], [0.0, 0.0])
+    worse = ShapleyComparison(pd.DataFrame(), {("A", 10): noisy, ("B", 10): noisy + 0.5 *
+                                               pd.Series(rng.standard_normal(n))}, truth, (1, 2))
+    b2 = worse.bootstrap(500, baseline="A", random_state=1)
+    r2 = np.corrcoef(truth, worse.estimates[("B", 10)])[0, 1]
+    assert b2["diff"].iloc[1] == pytest.approx(r2 - r)
+    reps2 = b2.attrs["replicates"]
+    assert b2["diff_se"].iloc[1] == pytest.approx(np.std(reps2[:, 1] - reps2[:, 0], ddof=1))
+    assert b2["diff_se"].iloc[1] < b2["se"].iloc[1]  # pairing removes the shared spread
     with pytest.raises(ValueError, match="n_boot"):
         comp.bootstrap(1)
+    with pytest.raises(ValueError, match="baseline"):
+        comp.bootstrap(10, baseline="Monte Carlo")
+    assert "diff" not in comp.bootstrap(10, baseline=None, random_state=0).columns
 
 
 def test_point_addition_differences_and_overlap(addition):

@@ -416,14 +416,17 @@ class ShapleyComparison:
         theirs.columns = [f"paper ({dataset}), {c}" for c in theirs.columns]
         return ours.join(theirs, how="outer")
 
-    def bootstrap(self, n_boot: int = 1000, *, random_state=None) -> pd.DataFrame:
+    def bootstrap(self, n_boot: int = 1000, *, baseline: str | None = "Monte Carlo",
+                  random_state=None) -> pd.DataFrame:
         """Bootstrap standard errors of the Pearson correlations, resampling points.
 
         Every replicate draws the points with replacement (the same draw for every estimator
         and number of samples, so differences between rows are paired) and recomputes each
         Pearson correlation with the ground truth. Returns the tidy DataFrame ``estimator,
-        n_samples, pearson, se`` (``se``: the standard deviation of the replicates) and, in
-        ``.attrs["replicates"]``, the ``(n_boot, rows)`` array of replicates in row order.
+        n_samples, pearson, se`` (``se``: the standard deviation of the replicates) and, when
+        ``baseline`` names an estimator, ``diff`` = ``pearson - pearson(baseline)`` at the same
+        number of samples with its paired standard error ``diff_se`` (0 on the baseline's own
+        rows); ``.attrs["replicates"]`` holds the ``(n_boot, rows)`` replicates in row order.
         The spread covers the choice of points only; the ground truth's own noise lowers
         every correlation alike (docs/math.md §6.4).
         """
@@ -449,6 +452,17 @@ class ShapleyComparison:
                             "pearson": [np.corrcoef(values[:, 0], values[:, i + 1])[0, 1]
                                         for i in range(len(keys))],
                             "se": np.nanstd(reps, axis=0, ddof=1)})
+        if baseline is not None:
+            names = {key[0] for key in keys}
+            if baseline not in names:
+                raise ValueError(f"baseline must be one of {sorted(names)} or None; got "
+                                 f"{baseline!r}.")
+            base = {key[1]: i for i, key in enumerate(keys) if key[0] == baseline}
+            j = np.array([base.get(key[1], -1) for key in keys])
+            if np.any(j < 0):
+                raise ValueError(f"baseline {baseline!r} lacks some numbers of samples.")
+            out["diff"] = out["pearson"].to_numpy() - out["pearson"].to_numpy()[j]
+            out["diff_se"] = np.nanstd(reps - reps[:, j], axis=0, ddof=1)
         out.attrs["replicates"] = reps
         return out
 
