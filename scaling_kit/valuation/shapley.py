@@ -352,10 +352,12 @@ def enumerate_shapley(learner, data, point, k_range, *, metric: str = "log_loss"
 # Tables 3 and 4: estimators against a ground truth
 # ------------------------------------------------------------------------------------------
 def likelihood_shapley_estimator(k_range, **fit_kwargs):
-    """Estimator for :func:`compare_shapley_estimators`: maximum-likelihood law, then
-    :func:`law_shapley` (paper, Appendix C.3; docs/math.md §5-6): ``phi(z) = c(z) / (k_max -
-    k_min + 1) * sum_k k^-alpha(z)`` with ``(c, alpha)`` maximizing the Gaussian likelihood of
-    the samples. ``fit_kwargs`` go to ``fit_likelihood``."""
+    """Estimator for :func:`compare_shapley_estimators`: a law fitted to the Gaussian
+    likelihood of the samples, then :func:`law_shapley` (paper, Appendix C.3; docs/math.md
+    §5-6): ``phi(z) = c(z) / (k_max - k_min + 1) * sum_k k^-alpha(z)``. ``fit_kwargs`` go to
+    ``fit_likelihood``; its default ``method="empirical_bayes"`` takes ``(c, alpha)`` from each
+    point's posterior under a population prior (docs/math.md §5.5); ``method="adam"`` is the
+    paper's per-point maximum likelihood."""
     from ..laws.likelihood import fit_likelihood
 
     k_range = check_size_range(k_range)
