@@ -512,6 +512,13 @@ def test_point_addition_differences_and_overlap(addition):
     row = diffs.query("k0 == 40 and method == 'A'").iloc[0]
     assert row["mean"] == pytest.approx(d.mean())
     assert row["se"] == pytest.approx(d.std(ddof=1) / np.sqrt(len(d)))
+    pooled = res.mean_difference("A", "Random")
+    parts = [res.difference("A", "Random", k) for k in (15, 40)]
+    assert pooled[0] == pytest.approx(np.mean([m for m, _ in parts]))
+    assert pooled[1] == pytest.approx(np.hypot(*[se for _, se in parts]) / 2)
+    assert res.mean_difference("A", "Random", [40]) == pytest.approx(parts[1])
+    with pytest.raises(ValueError, match="k0s"):
+        res.mean_difference("A", "Random", [])
     overlap = res.overlap()
     assert (np.diag(overlap) == 5).all()
     np.testing.assert_array_equal(overlap.to_numpy(), overlap.to_numpy().T)

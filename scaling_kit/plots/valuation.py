@@ -32,6 +32,8 @@ def plot_shapley_convergence(comparison, statistic="pearson", paper_dataset=None
                 ax.plot([10, 50], vals, "s", mfc="none", color=f"C{i}", ms=8,
                         label=f"{name} (paper, {paper_dataset})")
     ax.set_xscale("log")
+    ax.set_xticks(list(table.columns), [str(n) for n in table.columns])
+    ax.minorticks_off()
     ax.set_xlabel("samples per point")
     ax.set_ylabel(f"{statistic.capitalize()} with ground truth")
     ax.set_title("Distributional Shapley: estimators vs samples")
@@ -111,8 +113,10 @@ def plot_selection_scores(scores, small, large, selections=None, ax=None):
             sel = selections[name]
             ax.plot(xs.loc[sel].to_numpy(), ys.loc[sel].to_numpy(), "o", mfc="none", ms=8,
                     color=f"C{i + 1}", label=f"chosen by {name}")
-    ax.set_xscale("symlog", linthresh=np.nanpercentile(np.abs(xs), 10) or 1e-6)
-    ax.set_yscale("symlog", linthresh=np.nanpercentile(np.abs(ys), 10) or 1e-6)
+    # symmetric log axes (contributions of both signs); the linear zone holds the smaller half
+    # of the scores, so that the tick labels around 0 do not collide
+    ax.set_xscale("symlog", linthresh=np.nanpercentile(np.abs(xs), 50) or 1e-6)
+    ax.set_yscale("symlog", linthresh=np.nanpercentile(np.abs(ys), 50) or 1e-6)
     ax.set_xlabel(f"{small}: predicted contribution")
     ax.set_ylabel(f"{large}: predicted contribution")
     ax.set_title("Best points for a small dataset are not the best for a large one")

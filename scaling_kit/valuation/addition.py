@@ -212,6 +212,16 @@ class PointAdditionResults:
                              "z": mean / se if se > 0 else np.nan})
         return pd.DataFrame(rows, columns=["k0", "method", "mean", "se", "z"])
 
+    def mean_difference(self, method: str, baseline: str = "Random", k0s=None):
+        """Paired difference ``method - baseline`` averaged over the sizes ``k0s`` (default:
+        all) and its standard error: ``mean_k d_k`` and ``sqrt(sum_k se_k^2) / K``, the
+        repetitions of different sizes being independent draws (:meth:`difference`)."""
+        sizes = sorted(self.gains["k0"].unique()) if k0s is None else list(k0s)
+        if not sizes:
+            raise ValueError("k0s must name at least one size.")
+        parts = np.array([self.difference(method, baseline, int(k)) for k in sizes])
+        return float(parts[:, 0].mean()), float(np.sqrt((parts[:, 1] ** 2).sum()) / len(sizes))
+
     def overlap(self) -> pd.DataFrame:
         """Number of points shared by every two fixed selections (methods by methods)."""
         names = list(self.selections)
