@@ -379,6 +379,14 @@ def test_selection_scores_are_the_law_at_k():
     np.testing.assert_allclose(s["Scaling 4"], [0.5, 20.0 / 16])
     # the laws cross: point 9 wins at small k, point 7 at large k
     assert s["Scaling 4"].idxmax() == 9 and s["Scaling 100"].idxmax() == 7
+    # an empirical-Bayes fit scores by its posterior mean of psi(k), the fit's predict()
+    df = simulate_contributions([1.0, -2.0, 0.5], [1.1, 1.4, 0.8], 0.1, 2.0,
+                                k_range=(20, 200), n_samples=60, random_state=0)
+    fit = fit_likelihood(df)
+    eb = selection_scores(fit, [20, 150])
+    np.testing.assert_allclose(eb["Scaling 150"], fit.predict([150])[150], rtol=1e-12)
+    plug_in = fit.params["c"] * 150.0 ** -fit.params["alpha"]
+    assert not np.allclose(eb["Scaling 150"], plug_in, rtol=1e-9, atol=0)  # not the plug-in
     with pytest.raises(ValueError, match="ks"):
         selection_scores(params, [0])
     with pytest.raises(TypeError, match="shapley"):

@@ -27,7 +27,7 @@ from .._checks import as_problem, check_int, check_random_state, check_sizes, sp
 from ..backends import get_backend
 from ..results import Summary
 from ..sampling import StratifiedSampler, stratified_counts
-from .shapley import _law_params
+from .shapley import _law_params, _posterior_mean_law
 
 __all__ = ["PointAdditionResults", "point_addition", "select_points", "selection_scores"]
 
@@ -39,12 +39,17 @@ def selection_scores(law, ks, shapley=None) -> dict:
     """Scores of the candidates for :func:`point_addition` (paper, Section 4.4).
 
     ``"Scaling k"``: the law's predicted contribution ``psi_z(k) = c(z) k^-alpha(z)`` at each
-    ``k`` in ``ks`` (paper: Scaling 100 and Scaling 1000); ``"Shapley"``: the given Shapley
+    ``k`` in ``ks`` (paper: Scaling 100 and Scaling 1000); for an empirical-Bayes fit, its
+    posterior mean ``E[psi_z(k)]`` (the fit's ``predict``). ``"Shapley"``: the given Shapley
     values (Series by point), if any. Returns a dict ``name -> Series`` indexed by pool index.
     """
     index, c, alpha = _law_params(law)
     ks = check_sizes(ks, "ks")
-    scores = {f"Scaling {k}": pd.Series(c * float(k) ** (-alpha), index=index) for k in ks}
+    posterior = _posterior_mean_law(law, ks)
+    if posterior is not None:
+        scores = {f"Scaling {k}": pd.Series(posterior[k].to_numpy(), index=index) for k in ks}
+    else:
+        scores = {f"Scaling {k}": pd.Series(c * float(k) ** (-alpha), index=index) for k in ks}
     if shapley is not None:
         if isinstance(shapley, pd.DataFrame):
             shapley = shapley["value"]

@@ -58,6 +58,27 @@ __all__ = [
 # ------------------------------------------------------------------------------------------
 # validation helpers
 # ------------------------------------------------------------------------------------------
+def _posterior_results(law):
+    """The fitted results object if it carries an empirical-Bayes posterior, else None."""
+    results = getattr(law, "results_", law)
+    if getattr(results, "posterior", None) is not None and hasattr(results, "predict"):
+        return results
+    return None
+
+
+def _posterior_mean_law(law, ks) -> pd.DataFrame | None:
+    """``E[psi_z(k)]`` under an empirical-Bayes posterior for every point (rows) and ``k`` in
+    ``ks`` (columns), from the results' ``predict``; None for a law without a posterior (then
+    the plug-in ``c k^-alpha`` is the estimate). Sizes are taken 64 at a time (bounded
+    memory)."""
+    results = _posterior_results(law)
+    if results is None:
+        return None
+    ks = np.asarray(ks)
+    parts = [results.predict(chunk) for chunk in np.array_split(ks, -(-ks.size // 64))]
+    return pd.concat(parts, axis=1)
+
+
 def _law_params(law=None, c=None, alpha=None):
     """``(index, c, alpha)`` from a results object, a params table or two arrays."""
     if law is not None:
@@ -192,6 +213,12 @@ def law_shapley(law=None, k_range=None, *, c=None, alpha=None) -> pd.Series:
         a DataFrame with columns ``c`` and ``alpha``; or None and the arrays ``c``, ``alpha``.
     k_range : ``(k_min, k_max)``, the cardinalities averaged over.
 
+    For an empirical-Bayes fit (the default of ``fit_likelihood``, which carries a posterior)
+    the value is the posterior mean of ``phi``: ``phi`` is linear in ``psi``, so it is the
+    average of the posterior means ``E[psi_z(k)]`` (``predict``) over the range, which
+    accounts for the uncertainty in ``alpha`` (docs/math.md §5.5) and differs slightly from
+    the plug-in of the posterior means of ``c`` and ``alpha``.
+
     Returns
     -------
     pandas.Series of values indexed by point.
@@ -200,6 +227,10 @@ def law_shapley(law=None, k_range=None, *, c=None, alpha=None) -> pd.Series:
         raise ValueError("k_range=(k_min, k_max) is required: the range averaged over.")
     k_lo, k_hi = check_size_range(k_range)
     index, c, alpha = _law_params(law, c, alpha)
+    if law is not None:
+        psi = _posterior_mean_law(law, np.arange(k_lo, k_hi + 1))
+        if psi is not None:
+            return pd.Series(psi.to_numpy().mean(axis=1), index=index, name="shapley")
     phi = c * power_sum(alpha, k_lo, k_hi) / (k_hi - k_lo + 1)
     return pd.Series(phi, index=index, name="shapley")
 
