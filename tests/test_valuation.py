@@ -72,6 +72,11 @@ def test_law_shapley_is_the_average_of_the_law_over_the_range():
     by_predict = fit.predict(np.arange(20, 201)).mean(axis=1)
     pd.testing.assert_series_equal(law_shapley(fit, (20, 200)), by_predict, check_names=False,
                                    rtol=1e-10)
+    # empirical Bayes: law_shapley is the posterior mean of phi, the range average of predict()
+    eb = fit_likelihood(df)
+    pd.testing.assert_series_equal(law_shapley(eb, (20, 200)),
+                                   eb.predict(np.arange(20, 201)).mean(axis=1),
+                                   check_names=False, rtol=1e-10)
 
 
 def test_law_shapley_bad_input():
