@@ -54,7 +54,7 @@ DOWNLOADS_MB = {"miniboone": 60}
 #: Quick-profile run time of each notebook (seconds): the kernel CPU time measured with
 #: ``scaling-kit reproduce`` on a 2-core x86-64 machine (see the README), close to an idle
 #: machine's wall time; used when no earlier quick run is recorded in the output folder.
-MEASURED_QUICK_SECONDS = {"01": 20.0, "02": 36.0, "03": 14.0, "04": 36.0, "05": 30.0}
+MEASURED_QUICK_SECONDS = {"01": 20.0, "02": 36.0, "03": 14.0, "04": 36.0, "05": 27.0}
 
 #: Replaceable cost models of contributions: ``learner -> f(work, sizes) -> seconds``
 #: (``"mlp"``: :func:`scaling_kit.mlp_cost.estimate_mlp_cost`, registered below).
@@ -197,15 +197,28 @@ def workload(notebook, profile: str | None = None) -> list:
                      (min(real["truth_ks"]), max(real["truth_ks"]))),
         ]
     if key == "05":
-        additions = s.n_repeats * len(s.k0) * 6  # D + 5 selections, each refitted
+        tiny = s.tiny
+        # point addition: per repetition D, then D + S for "Scaling k" at every k0, Shapley and
+        # Random; two selection metrics (error, log loss) and the paper's equal-count rule
+        per_rep = 1 + len(s.k0) + 2
+        additions = 3 * s.n_repeats * len(s.k0) * per_rep
+        sweep = s.grid_repeats * len(s.k0_grid) * (1 + 3 + 1)  # Scaling 100/1000, Shapley
+        # exact-engine fits of single datasets: costed as unshared contributions (one D per
+        # fit, points=1), as in notebook 01
         return [
+            _contrib("exact Shapley values on a 10-point pool (Monte Carlo side)", "logreg",
+                     "fair", len(tiny["points"]), 1, tiny["n_samples"], tiny["k_range"]),
             _contrib(f"ground truth: {s.dataset}", "logreg", s.dataset, s.n_points, 1,
                      s.n_truth, s.k_range),
             _contrib(f"estimator samples: {s.dataset}", "logreg", s.dataset, s.n_points, 1,
                      max(s.n_samples), s.k_range),
-            Work(f"point addition: {s.dataset}", "fits", additions, fits=additions,
-                 dataset=s.dataset, k_range=(min(s.k0), max(s.k0))),
-            Work("likelihood and amortized estimators", "other", s.n_points * len(s.n_samples)),
+            Work(f"point addition, Tables 5-8: {s.dataset}", "contributions", additions,
+                 fits=additions, dataset=s.dataset, k_range=(min(s.k0), max(s.k0)), points=1),
+            Work(f"point addition over k0 (explorer): {s.dataset}", "contributions", sweep,
+                 fits=sweep, dataset=s.dataset, k_range=(min(s.k0_grid), max(s.k0_grid)),
+                 points=1),
+            Work("likelihood and amortized estimators, bootstrap", "other",
+                 s.n_points * len(s.n_samples) + s.n_boot),
         ]
     raise AssertionError(key)  # pragma: no cover - sizes() validated the key
 

@@ -142,15 +142,22 @@ SIZES = {
         ),
     },
     "05": {
+        # tiny: exact Shapley values by enumeration on a 10-point pool against Monte Carlo;
+        # n_boot: bootstrap replicates for the Table 3/4 correlations; k0_grid, grid_repeats:
+        # the point-addition explorer over the preceding size
         "quick": dict(
             datasets=("fair",), seed=0,
+            tiny=dict(n_pool=10, k_range=(3, 6), points=(0, 1), n_samples=1000),
             dataset="fair", k_range=(100, 1000), n_samples=(10, 20, 50),
-            n_points=200, n_truth=300, n_repeats=200, k0=(100, 1000), n_add=20,
+            n_points=200, n_truth=300, n_repeats=200, k0=(100, 1000), n_add=20, n_boot=1000,
+            k0_grid=(100, 200, 400, 700, 1000), grid_repeats=100,
         ),
         "paper": dict(
             datasets=("miniboone",), seed=0,
+            tiny=dict(n_pool=10, k_range=(3, 6), points=(0, 1), n_samples=4000),
             dataset="miniboone", k_range=(100, 1000), n_samples=(10, 20, 50),
             n_points=1000, n_truth=500, n_repeats=1000, k0=(100, 1000, 200, 2000), n_add=20,
+            n_boot=2000, k0_grid=(100, 200, 500, 1000, 2000), grid_repeats=300,
         ),
     },
 }

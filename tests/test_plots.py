@@ -51,6 +51,7 @@ from scaling_kit.valuation import (  # noqa: E402
     law_shapley,
     point_addition,
     selection_scores,
+    shapley_size_profile,
 )
 
 
@@ -229,10 +230,15 @@ CASES = {
     "plot_point_addition": lambda d, ax: plots.plot_point_addition(d["addition"], ax=ax),
     "plot_selection_scores": lambda d, ax: plots.plot_selection_scores(
         d["scores"], "Scaling 10", "Scaling 40", d["addition"].selections, ax=ax),
+    "plot_shapley_sizes": lambda d, ax: plots.plot_shapley_sizes(
+        shapley_size_profile([0.5, 1.0, 2.0], [(10, 100), (10, 1000)])),
+    "plot_addition_differences": lambda d, ax: plots.plot_addition_differences(
+        d["addition"].differences(), highlight=20, ax=ax),
 }
 
 #: Figures that make their own layout of several panels (no single ``ax`` argument).
-MULTI_PANEL = {"plot_metric_curves", "plot_validation", "plot_window_exponent"}
+MULTI_PANEL = {"plot_metric_curves", "plot_validation", "plot_window_exponent",
+               "plot_shapley_sizes"}
 
 
 def test_every_public_plot_function_has_a_case():

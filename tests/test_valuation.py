@@ -72,6 +72,11 @@ def test_law_shapley_is_the_average_of_the_law_over_the_range():
     by_predict = fit.predict(np.arange(20, 201)).mean(axis=1)
     pd.testing.assert_series_equal(law_shapley(fit, (20, 200)), by_predict, check_names=False,
                                    rtol=1e-10)
+    # empirical Bayes: law_shapley is the posterior mean of phi, the range average of predict()
+    eb = fit_likelihood(df)
+    pd.testing.assert_series_equal(law_shapley(eb, (20, 200)),
+                                   eb.predict(np.arange(20, 201)).mean(axis=1),
+                                   check_names=False, rtol=1e-10)
 
 
 def test_law_shapley_bad_input():
@@ -381,6 +386,14 @@ def test_selection_scores_are_the_law_at_k():
     np.testing.assert_allclose(s["Scaling 4"], [0.5, 20.0 / 16])
     # the laws cross: point 9 wins at small k, point 7 at large k
     assert s["Scaling 4"].idxmax() == 9 and s["Scaling 100"].idxmax() == 7
+    # an empirical-Bayes fit scores by its posterior mean of psi(k), the fit's predict()
+    df = simulate_contributions([1.0, -2.0, 0.5], [1.1, 1.4, 0.8], 0.1, 2.0,
+                                k_range=(20, 200), n_samples=60, random_state=0)
+    fit = fit_likelihood(df)
+    eb = selection_scores(fit, [20, 150])
+    np.testing.assert_allclose(eb["Scaling 150"], fit.predict([150])[150], rtol=1e-12)
+    plug_in = fit.params["c"] * 150.0 ** -fit.params["alpha"]
+    assert not np.allclose(eb["Scaling 150"], plug_in, rtol=1e-9, atol=0)  # not the plug-in
     with pytest.raises(ValueError, match="ks"):
         selection_scores(params, [0])
     with pytest.raises(TypeError, match="shapley"):
@@ -405,3 +418,124 @@ def test_valuation_experiment_bad_input(breast_cancer, kwargs, error, match):
     args.update(kwargs)
     with pytest.raises(error, match=match):
         valuation_experiment(breast_cancer, **args)
+
+
+# ------------------------------------------------------------------------------------------
+# which sizes a Shapley value listens to
+# ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("alpha", [0.0, 0.4, 1.0, 1.7, 3.0])
+@pytest.mark.parametrize("k_range", [(1, 7), (100, 1000)])
+def test_equivalent_size_is_where_the_law_meets_its_average(alpha, k_range):
+    from scaling_kit.valuation import shapley_equivalent_size
+
+    k = np.arange(k_range[0], k_range[1] + 1, dtype=float)
+    k_eq = float(shapley_equivalent_size(alpha, k_range))
+    if alpha == 0:  # the limit alpha -> 0 of the power mean: the geometric mean of the sizes
+        assert k_eq == pytest.approx(np.exp(np.log(k).mean()), rel=1e-12)
+        # and the function is continuous there
+        assert float(shapley_equivalent_size(1e-6, k_range)) == pytest.approx(k_eq, rel=1e-5)
+    else:
+        assert k_eq ** (-alpha) == pytest.approx(np.mean(k ** (-alpha)), rel=1e-10)
+    assert k_range[0] <= k_eq <= k_range[1]
+
+
+def test_equivalent_size_falls_towards_k_min_as_alpha_grows():
+    from scaling_kit.valuation import shapley_equivalent_size
+
+    sizes = shapley_equivalent_size(np.linspace(0, 20, 41), (100, 1000))
+    assert np.all(np.diff(sizes) < 0)
+    # large alpha: sum_k k^-alpha ~ k_min^(1 - alpha) / (alpha - 1) (the integral from k_min
+    # - 1/2 would be closer; this one errs by a relative O(alpha / k_min)), so
+    # k_eq ~ k_min * (n (alpha - 1) / k_min)^(1/alpha) with n = 901 sizes
+    assert sizes[-1] == pytest.approx(100 * (901 * 19 / 100) ** (1 / 20), rel=0.02)
+    with pytest.raises(ValueError, match="non-negative"):
+        shapley_equivalent_size(-0.5, (100, 1000))
+    with pytest.raises(ValueError, match="k_range"):
+        shapley_equivalent_size(1.0, (100, 10))
+
+
+def test_size_profile_shares_are_the_partial_sums():
+    from scaling_kit.valuation import shapley_size_profile
+
+    alphas = [0.0, 0.5, 1.0, 2.0]
+    table = shapley_size_profile(alphas, [(100, 1000), (3, 11)])
+    assert list(table.columns) == ["k_min", "k_max", "alpha", "equivalent_size",
+                                   "share_first_doubling", "share_last_half"]
+    assert len(table) == 8
+    for row in table.itertuples():
+        k = np.arange(row.k_min, row.k_max + 1, dtype=float)
+        w = k ** (-row.alpha)
+        low = w[k <= 2 * row.k_min].sum() / w.sum()
+        high = w[k >= np.ceil(row.k_max / 2)].sum() / w.sum()
+        assert row.share_first_doubling == pytest.approx(low, rel=1e-10)
+        assert row.share_last_half == pytest.approx(high, rel=1e-10)
+    # docs/math.md §6.3: alpha = 0.5 and 2 over [100, 1000]
+    one = table[(table.k_max == 1000)].set_index("alpha")
+    assert one.loc[0.5, "share_first_doubling"] == pytest.approx(0.193, abs=5e-4)
+    assert one.loc[2.0, "share_first_doubling"] == pytest.approx(0.559, abs=5e-4)
+    single = shapley_size_profile(1.0, (100, 1000))  # one range as a pair
+    assert len(single) == 1
+    with pytest.raises(ValueError, match="alpha"):
+        shapley_size_profile([np.nan], (100, 1000))
+
+
+def test_bootstrap_se_of_pearson_matches_the_normal_theory():
+    from scaling_kit.valuation import ShapleyComparison
+
+    rng = np.random.default_rng(5)
+    n, rho = 400, 0.8
+    truth = pd.Series(rng.standard_normal(n))
+    noisy = rho * truth + np.sqrt(1 - rho ** 2) * pd.Series(rng.standard_normal(n))
+    comp = ShapleyComparison(pd.DataFrame(), {("A", 10): noisy, ("B", 10): noisy.copy()},
+                             truth, (1, 2))
+    boot = comp.bootstrap(2000, baseline="A", random_state=0)
+    r = np.corrcoef(truth, noisy)[0, 1]
+    assert boot["pearson"].to_numpy() == pytest.approx([r, r])
+    # bivariate normal: se(r) ~ (1 - r^2) / sqrt(n); bootstrap MC error ~ 1/sqrt(2 * 2000)
+    # and the delta method's O(1/n) terms: 15 % covers both
+    assert boot["se"].iloc[0] == pytest.approx((1 - r ** 2) / np.sqrt(n), rel=0.15)
+    reps = boot.attrs["replicates"]
+    assert reps.shape == (2000, 2)
+    np.testing.assert_allclose(reps[:, 0], reps[:, 1])  # the same draw of points: paired
+    again = comp.bootstrap(2000, baseline="A", random_state=0)
+    np.testing.assert_array_equal(again.attrs["replicates"], reps)
+    # differences with the baseline are paired: an identical estimator differs by exactly 0
+    np.testing.assert_array_equal(boot["diff"], [0.0, 0.0])
+    np.testing.assert_array_equal(boot["diff_se"], [0.0, 0.0])
+    worse = ShapleyComparison(pd.DataFrame(), {("A", 10): noisy, ("B", 10): noisy + 0.5 *
+                                               pd.Series(rng.standard_normal(n))}, truth, (1, 2))
+    b2 = worse.bootstrap(500, baseline="A", random_state=1)
+    r2 = np.corrcoef(truth, worse.estimates[("B", 10)])[0, 1]
+    assert b2["diff"].iloc[1] == pytest.approx(r2 - r)
+    reps2 = b2.attrs["replicates"]
+    assert b2["diff_se"].iloc[1] == pytest.approx(np.std(reps2[:, 1] - reps2[:, 0], ddof=1))
+    assert b2["diff_se"].iloc[1] < b2["se"].iloc[1]  # pairing removes the shared spread
+    with pytest.raises(ValueError, match="n_boot"):
+        comp.bootstrap(1)
+    with pytest.raises(ValueError, match="baseline"):
+        comp.bootstrap(10, baseline="Monte Carlo")
+    assert "diff" not in comp.bootstrap(10, baseline=None, random_state=0).columns
+
+
+def test_point_addition_differences_and_overlap(addition):
+    p, candidates, scores, res = addition
+    diffs = res.differences("Random")
+    assert list(diffs.columns) == ["k0", "method", "mean", "se", "z"]
+    assert set(diffs["method"]) == {"A", "B"} and set(diffs["k0"]) == {15, 40}
+    g = res.gains[res.gains["k0"] == 40].pivot(index="repeat", columns="method", values="gain")
+    d = g["A"] - g["Random"]
+    row = diffs.query("k0 == 40 and method == 'A'").iloc[0]
+    assert row["mean"] == pytest.approx(d.mean())
+    assert row["se"] == pytest.approx(d.std(ddof=1) / np.sqrt(len(d)))
+    pooled = res.mean_difference("A", "Random")
+    parts = [res.difference("A", "Random", k) for k in (15, 40)]
+    assert pooled[0] == pytest.approx(np.mean([m for m, _ in parts]))
+    assert pooled[1] == pytest.approx(np.hypot(*[se for _, se in parts]) / 2)
+    assert res.mean_difference("A", "Random", [40]) == pytest.approx(parts[1])
+    with pytest.raises(ValueError, match="k0s"):
+        res.mean_difference("A", "Random", [])
+    overlap = res.overlap()
+    assert (np.diag(overlap) == 5).all()
+    np.testing.assert_array_equal(overlap.to_numpy(), overlap.to_numpy().T)
+    shared = np.intersect1d(res.selections["A"], res.selections["B"]).size
+    assert overlap.loc["A", "B"] == shared

@@ -20,6 +20,8 @@ from .shapley import (
     likelihood_shapley_estimator,
     monte_carlo_shapley,
     power_sum,
+    shapley_equivalent_size,
+    shapley_size_profile,
 )
 
 __all__ = [
@@ -37,5 +39,7 @@ __all__ = [
     "power_sum",
     "select_points",
     "selection_scores",
+    "shapley_equivalent_size",
+    "shapley_size_profile",
     "valuation_experiment",
 ]

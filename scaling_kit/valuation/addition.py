@@ -27,7 +27,7 @@ from .._checks import as_problem, check_int, check_random_state, check_sizes, sp
 from ..backends import get_backend
 from ..results import Summary
 from ..sampling import StratifiedSampler, stratified_counts
-from .shapley import _law_params
+from .shapley import _law_params, _posterior_mean_law
 
 __all__ = ["PointAdditionResults", "point_addition", "select_points", "selection_scores"]
 
@@ -39,12 +39,17 @@ def selection_scores(law, ks, shapley=None) -> dict:
     """Scores of the candidates for :func:`point_addition` (paper, Section 4.4).
 
     ``"Scaling k"``: the law's predicted contribution ``psi_z(k) = c(z) k^-alpha(z)`` at each
-    ``k`` in ``ks`` (paper: Scaling 100 and Scaling 1000); ``"Shapley"``: the given Shapley
+    ``k`` in ``ks`` (paper: Scaling 100 and Scaling 1000); for an empirical-Bayes fit, its
+    posterior mean ``E[psi_z(k)]`` (the fit's ``predict``). ``"Shapley"``: the given Shapley
     values (Series by point), if any. Returns a dict ``name -> Series`` indexed by pool index.
     """
     index, c, alpha = _law_params(law)
     ks = check_sizes(ks, "ks")
-    scores = {f"Scaling {k}": pd.Series(c * float(k) ** (-alpha), index=index) for k in ks}
+    posterior = _posterior_mean_law(law, ks)
+    if posterior is not None:
+        scores = {f"Scaling {k}": pd.Series(posterior[k].to_numpy(), index=index) for k in ks}
+    else:
+        scores = {f"Scaling {k}": pd.Series(c * float(k) ** (-alpha), index=index) for k in ks}
     if shapley is not None:
         if isinstance(shapley, pd.DataFrame):
             shapley = shapley["value"]
@@ -192,6 +197,42 @@ class PointAdditionResults:
             return ours
         return ours.join(pd.DataFrame(cols), how="outer").reindex(
             list(ours.index) + [m for m in pd.DataFrame(cols).index if m not in ours.index])
+
+    def differences(self, baseline: str = "Random") -> pd.DataFrame:
+        """Paired differences ``method - baseline`` of the gains for every method and ``k0``.
+
+        Each repetition adds every method's selection to the same dataset D, so the
+        difference ``d_r = gain_r(method) - gain_r(baseline)`` removes D's variance; its mean
+        has the standard error ``sd(d) / sqrt(n_repeats)`` (:meth:`difference`). Returns a tidy
+        DataFrame ``k0, method, mean, se, z`` (``z = mean / se``; NaN when ``se`` is 0),
+        accuracy points (percent).
+        """
+        rows = []
+        for k0 in sorted(self.gains["k0"].unique()):
+            for method in self.gains["method"].unique():
+                if method == baseline:
+                    continue
+                mean, se = self.difference(method, baseline, int(k0))
+                rows.append({"k0": int(k0), "method": method, "mean": mean, "se": se,
+                             "z": mean / se if se > 0 else np.nan})
+        return pd.DataFrame(rows, columns=["k0", "method", "mean", "se", "z"])
+
+    def mean_difference(self, method: str, baseline: str = "Random", k0s=None):
+        """Paired difference ``method - baseline`` averaged over the sizes ``k0s`` (default:
+        all) and its standard error: ``mean_k d_k`` and ``sqrt(sum_k se_k^2) / K``, the
+        repetitions of different sizes being independent draws (:meth:`difference`)."""
+        sizes = sorted(self.gains["k0"].unique()) if k0s is None else list(k0s)
+        if not sizes:
+            raise ValueError("k0s must name at least one size.")
+        parts = np.array([self.difference(method, baseline, int(k)) for k in sizes])
+        return float(parts[:, 0].mean()), float(np.sqrt((parts[:, 1] ** 2).sum()) / len(sizes))
+
+    def overlap(self) -> pd.DataFrame:
+        """Number of points shared by every two fixed selections (methods by methods)."""
+        names = list(self.selections)
+        return pd.DataFrame([[np.intersect1d(self.selections[a], self.selections[b]).size
+                              for b in names] for a in names],
+                            index=pd.Index(names, name="method"), columns=names)
 
     def difference(self, method: str, baseline: str, k0: int):
         """Mean paired difference of gains ``method - baseline`` at ``k0`` and its standard

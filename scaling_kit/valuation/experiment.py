@@ -88,8 +88,9 @@ def valuation_experiment(data, *, n_points: int = 200, k_range=(100, 1000),
     3. An independent table of ``max(n_samples)`` contributions per candidate feeds the
        Monte Carlo, likelihood and (``amortized=True``) amortized estimators with the first
        10, 20, 50 ... samples (Tables 3 / 4).
-    4. For each selection metric, a likelihood law fitted on the ground-truth samples (the
-       paper fits on 500 samples) scores the candidates at every ``k0`` ("Scaling k0"), the
+    4. For each selection metric, a law fitted on the ground-truth samples by
+       ``fit_likelihood``'s default (empirical Bayes; the paper: per-point maximum likelihood
+       on 500 samples a point at 10 log-spaced sizes) scores the candidates at every ``k0`` ("Scaling k0"), the
        ground-truth Shapley value in that metric gives "Shapley", and :func:`point_addition`
        adds ``n_add`` points to random datasets of each size ``k0`` (Tables 5-8). The gain is
        measured in accuracy, so the ``"error"`` metric (0-1 loss) values points in the unit

@@ -29,7 +29,13 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
-from .._checks import as_problem, check_int, check_size_range, check_sizes
+from .._checks import (
+    as_problem,
+    check_int,
+    check_random_state,
+    check_size_range,
+    check_sizes,
+)
 from ..contributions import exact_contribution
 from ..results import Summary
 from ..sampling import stratified_counts
@@ -44,12 +50,35 @@ __all__ = [
     "likelihood_shapley_estimator",
     "monte_carlo_shapley",
     "power_sum",
+    "shapley_equivalent_size",
+    "shapley_size_profile",
 ]
 
 
 # ------------------------------------------------------------------------------------------
 # validation helpers
 # ------------------------------------------------------------------------------------------
+def _posterior_results(law):
+    """The fitted results object if it carries an empirical-Bayes posterior, else None."""
+    results = getattr(law, "results_", law)
+    if getattr(results, "posterior", None) is not None and hasattr(results, "predict"):
+        return results
+    return None
+
+
+def _posterior_mean_law(law, ks) -> pd.DataFrame | None:
+    """``E[psi_z(k)]`` under an empirical-Bayes posterior for every point (rows) and ``k`` in
+    ``ks`` (columns), from the results' ``predict``; None for a law without a posterior (then
+    the plug-in ``c k^-alpha`` is the estimate). Sizes are taken 64 at a time (bounded
+    memory)."""
+    results = _posterior_results(law)
+    if results is None:
+        return None
+    ks = np.asarray(ks)
+    parts = [results.predict(chunk) for chunk in np.array_split(ks, -(-ks.size // 64))]
+    return pd.concat(parts, axis=1)
+
+
 def _law_params(law=None, c=None, alpha=None):
     """``(index, c, alpha)`` from a results object, a params table or two arrays."""
     if law is not None:
@@ -112,6 +141,64 @@ def power_sum(alpha, k_min: int, k_max: int) -> np.ndarray:
     return out
 
 
+def shapley_equivalent_size(alpha, k_range) -> np.ndarray:
+    """The dataset size at which a law equals its own distributional Shapley value.
+
+    For ``psi(k) = c k^-alpha`` averaged uniformly over ``k_min..k_max`` (docs/math.md §6.2),
+    ``phi = c * mean_k k^-alpha``, so ``psi(k_eq) = phi`` at::
+
+        k_eq(alpha) = (power_sum(alpha, k_min, k_max) / (k_max - k_min + 1)) ** (-1 / alpha),
+
+    a power mean of the sizes with exponent ``-alpha``: it falls from the geometric mean of
+    the sizes (the limit ``alpha -> 0``, returned for ``alpha == 0``) towards ``k_min`` as
+    ``alpha`` grows (docs/math.md §6.3). The Shapley value ranks points as "Scaling k_eq"
+    would if they all had the same ``alpha``. Independent of ``c``.
+    """
+    k_lo, k_hi = check_size_range(k_range)
+    alpha = np.asarray(alpha, dtype=float)
+    if not np.all(np.isfinite(alpha)) or np.any(alpha < 0):
+        raise ValueError("alpha must be finite and non-negative.")
+    n = k_hi - k_lo + 1
+    safe = np.where(alpha > 0, alpha, 1.0)
+    out = (power_sum(safe, k_lo, k_hi) / n) ** (-1.0 / safe)
+    geometric = np.exp(np.mean(np.log(np.arange(k_lo, k_hi + 1, dtype=float))))
+    return np.where(alpha > 0, out, geometric)
+
+
+def shapley_size_profile(alpha, k_ranges) -> pd.DataFrame:
+    """Which sizes a Shapley value listens to, for laws ``c k^-alpha`` (docs/math.md §6.3).
+
+    For every ``alpha`` and every ``(k_min, k_max)`` in ``k_ranges`` (one pair or a list of
+    pairs), with ``P(a, b) = sum_{k=a}^{b} k^-alpha`` (:func:`power_sum`):
+
+    * ``equivalent_size``: :func:`shapley_equivalent_size`;
+    * ``share_first_doubling``: ``P(k_min, 2 k_min) / P(k_min, k_max)``, the share of
+      ``phi`` from the sizes up to twice ``k_min`` (capped at ``k_max``);
+    * ``share_last_half``: ``P(ceil(k_max / 2), k_max) / P(k_min, k_max)``, the share from
+      the sizes in the upper half of ``k_max`` (floored at ``k_min``).
+
+    Returns a tidy DataFrame with columns ``k_min, k_max, alpha, equivalent_size,
+    share_first_doubling, share_last_half``.
+    """
+    alpha = np.atleast_1d(np.asarray(alpha, dtype=float))
+    if alpha.ndim != 1 or alpha.size == 0:
+        raise ValueError("alpha must be a number or a non-empty 1-D sequence.")
+    if not np.all(np.isfinite(alpha)) or np.any(alpha < 0):
+        raise ValueError("alpha must be finite and non-negative.")
+    ranges = [k_ranges] if (len(k_ranges) == 2 and np.isscalar(k_ranges[0])) else k_ranges
+    frames = []
+    for pair in ranges:
+        k_lo, k_hi = check_size_range(pair, "k_ranges")
+        total = power_sum(alpha, k_lo, k_hi)
+        frames.append(pd.DataFrame({
+            "k_min": k_lo, "k_max": k_hi, "alpha": alpha,
+            "equivalent_size": shapley_equivalent_size(alpha, (k_lo, k_hi)),
+            "share_first_doubling": power_sum(alpha, k_lo, min(2 * k_lo, k_hi)) / total,
+            "share_last_half": power_sum(alpha, max(-(-k_hi // 2), k_lo), k_hi) / total,
+        }))
+    return pd.concat(frames, ignore_index=True)
+
+
 def law_shapley(law=None, k_range=None, *, c=None, alpha=None) -> pd.Series:
     """Distributional Shapley values implied by fitted laws ``psi_z(k) = c k^-alpha``.
 
@@ -126,6 +213,12 @@ def law_shapley(law=None, k_range=None, *, c=None, alpha=None) -> pd.Series:
         a DataFrame with columns ``c`` and ``alpha``; or None and the arrays ``c``, ``alpha``.
     k_range : ``(k_min, k_max)``, the cardinalities averaged over.
 
+    For an empirical-Bayes fit (the default of ``fit_likelihood``, which carries a posterior)
+    the value is the posterior mean of ``phi``: ``phi`` is linear in ``psi``, so it is the
+    average of the posterior means ``E[psi_z(k)]`` (``predict``) over the range, which
+    accounts for the uncertainty in ``alpha`` (docs/math.md §5.5) and differs slightly from
+    the plug-in of the posterior means of ``c`` and ``alpha``.
+
     Returns
     -------
     pandas.Series of values indexed by point.
@@ -134,6 +227,10 @@ def law_shapley(law=None, k_range=None, *, c=None, alpha=None) -> pd.Series:
         raise ValueError("k_range=(k_min, k_max) is required: the range averaged over.")
     k_lo, k_hi = check_size_range(k_range)
     index, c, alpha = _law_params(law, c, alpha)
+    if law is not None:
+        psi = _posterior_mean_law(law, np.arange(k_lo, k_hi + 1))
+        if psi is not None:
+            return pd.Series(psi.to_numpy().mean(axis=1), index=index, name="shapley")
     phi = c * power_sum(alpha, k_lo, k_hi) / (k_hi - k_lo + 1)
     return pd.Series(phi, index=index, name="shapley")
 
@@ -286,10 +383,12 @@ def enumerate_shapley(learner, data, point, k_range, *, metric: str = "log_loss"
 # Tables 3 and 4: estimators against a ground truth
 # ------------------------------------------------------------------------------------------
 def likelihood_shapley_estimator(k_range, **fit_kwargs):
-    """Estimator for :func:`compare_shapley_estimators`: maximum-likelihood law, then
-    :func:`law_shapley` (paper, Appendix C.3; docs/math.md §5-6): ``phi(z) = c(z) / (k_max -
-    k_min + 1) * sum_k k^-alpha(z)`` with ``(c, alpha)`` maximizing the Gaussian likelihood of
-    the samples. ``fit_kwargs`` go to ``fit_likelihood``."""
+    """Estimator for :func:`compare_shapley_estimators`: a law fitted to the Gaussian
+    likelihood of the samples, then :func:`law_shapley` (paper, Appendix C.3; docs/math.md
+    §5-6): ``phi(z) = c(z) / (k_max - k_min + 1) * sum_k k^-alpha(z)``. ``fit_kwargs`` go to
+    ``fit_likelihood``; its default ``method="empirical_bayes"`` takes ``(c, alpha)`` from each
+    point's posterior under a population prior (docs/math.md §5.5); ``method="adam"`` is the
+    paper's per-point maximum likelihood."""
     from ..laws.likelihood import fit_likelihood
 
     k_range = check_size_range(k_range)
@@ -349,6 +448,56 @@ class ShapleyComparison:
         theirs = paper.xs(dataset, axis=1, level=1)
         theirs.columns = [f"paper ({dataset}), {c}" for c in theirs.columns]
         return ours.join(theirs, how="outer")
+
+    def bootstrap(self, n_boot: int = 1000, *, baseline: str | None = "Monte Carlo",
+                  random_state=None) -> pd.DataFrame:
+        """Bootstrap standard errors of the Pearson correlations, resampling points.
+
+        Every replicate draws the points with replacement (the same draw for every estimator
+        and number of samples, so differences between rows are paired) and recomputes each
+        Pearson correlation with the ground truth. Returns the tidy DataFrame ``estimator,
+        n_samples, pearson, se`` (``se``: the standard deviation of the replicates) and, when
+        ``baseline`` names an estimator, ``diff`` = ``pearson - pearson(baseline)`` at the same
+        number of samples with its paired standard error ``diff_se`` (0 on the baseline's own
+        rows); ``.attrs["replicates"]`` holds the ``(n_boot, rows)`` replicates in row order.
+        The spread covers the choice of points only; the ground truth's own noise lowers
+        every correlation alike (docs/math.md §6.4).
+        """
+        n_boot = check_int(n_boot, "n_boot", low=2)
+        rng = check_random_state(random_state)
+        truth = self.ground_truth
+        keys = list(self.estimates)
+        joined = pd.concat([truth.rename("truth")] + [self.estimates[key].rename(i) for i, key
+                                                      in enumerate(keys)], axis=1, join="inner")
+        values = joined.to_numpy(dtype=float)
+        values = values[np.all(np.isfinite(values), axis=1)]
+        n = len(values)
+        if n < 3:
+            raise ValueError("bootstrap needs at least 3 points with finite estimates.")
+        idx = rng.integers(0, n, size=(n_boot, n))
+        sample = values[idx]                                   # (n_boot, n, 1 + rows)
+        centred = sample - sample.mean(axis=1, keepdims=True)
+        cov = np.einsum("bn,bnr->br", centred[:, :, 0], centred[:, :, 1:])
+        norm = np.sqrt((centred[:, :, :1] ** 2).sum(axis=1) * (centred[:, :, 1:] ** 2).sum(axis=1))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            reps = cov / norm
+        out = pd.DataFrame({"estimator": [k[0] for k in keys], "n_samples": [k[1] for k in keys],
+                            "pearson": [np.corrcoef(values[:, 0], values[:, i + 1])[0, 1]
+                                        for i in range(len(keys))],
+                            "se": np.nanstd(reps, axis=0, ddof=1)})
+        if baseline is not None:
+            names = {key[0] for key in keys}
+            if baseline not in names:
+                raise ValueError(f"baseline must be one of {sorted(names)} or None; got "
+                                 f"{baseline!r}.")
+            base = {key[1]: i for i, key in enumerate(keys) if key[0] == baseline}
+            j = np.array([base.get(key[1], -1) for key in keys])
+            if np.any(j < 0):
+                raise ValueError(f"baseline {baseline!r} lacks some numbers of samples.")
+            out["diff"] = out["pearson"].to_numpy() - out["pearson"].to_numpy()[j]
+            out["diff_se"] = np.nanstd(reps - reps[:, j], axis=0, ddof=1)
+        out.attrs["replicates"] = reps
+        return out
 
     def summary(self) -> Summary:
         """Pearson and Spearman correlations with the ground truth, estimators by samples per
