@@ -153,7 +153,8 @@ def workload(notebook, profile: str | None = None) -> list:
         # units: sampled contributions fitted (log-linear study, the four estimators of the
         # comparison over every n, the real-data fits) plus Adam's fixed cost of 1000 steps
         simulated = (lin["n_points"] * lin["n_ks"] * sum(lin["n_per_k"])
-                     + 4 * s.n_points * sum(s.n_samples) + 50_000 * len(s.n_samples))
+                     + 4 * s.n_points * sum(s.n_samples) + 50_000 * len(s.n_samples)
+                     + 4 * s.prior_points * min(s.n_samples) + 100_000)
         return [
             Work("simulated laws: log-linear study and the four estimators", "other", simulated),
             Work("estimators on the engine's contributions", "other",

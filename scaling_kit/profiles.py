@@ -116,9 +116,10 @@ SIZES = {
         "quick": dict(
             datasets=("fair",), seed=0,
             loglinear=dict(n_points=150, n_ks=8, n_per_k=(10, 30, 100)),
-            n_points=200,                    # simulated laws (paper profile: 2000)
+            n_points=150,                    # simulated laws (paper profile: 2000)
             n_samples=(10, 50, 100, 500),    # samples per point compared
             amortized_epochs=100, k_eval=300, n_bootstrap=999,
+            prior_points=1000,               # section 5's sign test and exercise 1 (fewest samples)
             real=dict(dataset="fair", n_points=100, fit_range=(100, 1000), n_samples=(10, 100),
                       truth_ks=(100, 200, 400, 1000, 3000), n_truth=80),
         ),
@@ -128,6 +129,7 @@ SIZES = {
             n_points=2000,
             n_samples=(10, 50, 100, 500),
             amortized_epochs=300, k_eval=300, n_bootstrap=999,
+            prior_points=5000,
             real=dict(dataset="miniboone", n_points=1000, fit_range=(100, 1000),
                       n_samples=(10, 50, 500),
                       truth_ks=(100, 200, 400, 700, 1000, 3000, 10000), n_truth=1000),

@@ -260,7 +260,6 @@ def plot_estimates_vs_truth(comparison, n_samples, param="alpha", estimators=Non
         ax.plot(lims, lims, "k--", lw=0.8)
         if param == "alpha":
             ax.axhline(1.0, color="0.5", ls=":", lw=1)
-            ax.set_yscale("symlog", linthresh=1.0)
         else:
             ax.set_xscale("symlog", linthresh=np.nanpercentile(np.abs(true_all), 10))
             ax.set_yscale("symlog", linthresh=np.nanpercentile(np.abs(true_all), 10))
@@ -326,10 +325,15 @@ def plot_population_prior(prior, true_alpha=None, ax=None):
     true exponents when they are known (simulated laws)."""
     fig, ax = _axes(ax, figsize=(6, 4))
     if true_alpha is not None:
-        ax.hist(np.asarray(true_alpha, float), bins=30, density=True, color="0.8",
+        ax.hist(np.asarray(true_alpha, float), bins=20, density=True, color="0.8",
                 label="true exponents (simulation)")
     x = np.linspace(0.0, float(np.max(prior.alpha_centres)), 400)
-    ax.plot(x, prior.alpha_density(x), color="C0", lw=2, label="prior learned from the samples")
+    density = prior.alpha_density(x)
+    ax.plot(x, density, color="C0", lw=2, label="prior learned from the samples")
+    shown = x[density > 1e-3 * density.max()]
+    if true_alpha is not None:
+        shown = np.concatenate([shown, np.asarray(true_alpha, float)])
+    ax.set_xlim(0.0, float(np.max(shown)) * 1.1)
     ax.set_xlabel(r"$\alpha$")
     ax.set_ylabel("density")
     ax.set_title("empirical Bayes: the population prior of alpha")
