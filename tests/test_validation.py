@@ -73,7 +73,7 @@ def test_r2_by_k_is_sklearn_r2_across_points_and_overall_is_its_mean():
     g = t[t["point"] == 0]
     r = stats.pearsonr(np.log(g["k"]), np.log(np.abs(g["mean"])))[0]
     assert res.params.loc[0, "r2"] == pytest.approx(r**2, rel=1e-10)
-    assert "R^2 across points" in res.summary()
+    assert "R^2 across points" in str(res.summary())
 
 
 def test_raw_samples_are_summarized_like_a_summary_table():
@@ -145,8 +145,10 @@ def test_bad_options_raise():
         fit_loglinear_laws(table, sign_change="ignore")
     with pytest.raises(ValueError, match="c_method"):
         fit_loglinear_laws(table, c_method="mle")
-    with pytest.raises(ValueError, match="DataFrame"):
+    with pytest.raises(TypeError, match="DataFrame"):
         fit_loglinear_laws(np.ones((10, 3)))
+    with pytest.raises(ValueError, match="z"):
+        fit_loglinear_laws(table, z=0.0)
 
 
 def test_points_with_zero_means_or_too_few_k_get_a_status():

@@ -142,6 +142,7 @@ class LawPosterior:
 
     @property
     def alpha_mass(self):
+        """Posterior mass of each alpha node (both signs of c): (P, Na), rows sum to 1."""
         return self.mass.sum(2)
 
     def _factor(self, k):
@@ -265,8 +266,11 @@ class LawPosterior:
                 neg = np.where(xv < 0, np.clip(v, 0, 1), 1.0)
                 F = np.sum(mass[todo] * np.where(sg > 0, pos, neg), 1) - q
                 inside = np.where(sg > 0, xv > 0, xv < 0)
-                dens = np.exp(logc[todo] - 0.5 * (nn + 1) * np.log1p(z * z / nn))
-                pdf = np.sum(mass[todo] * inside * dens / (sc[todo] * sd), 1)
+                # far tails overflow or give inf/inf: a non-finite Newton step falls back to
+                # bisection below
+                with np.errstate(over="ignore", invalid="ignore"):
+                    dens = np.exp(logc[todo] - 0.5 * (nn + 1) * np.log1p(z * z / nn))
+                    pdf = np.sum(mass[todo] * inside * dens / (sc[todo] * sd), 1)
                 ylo[todo] = np.where(F < 0, y[todo], ylo[todo])
                 yhi[todo] = np.where(F < 0, yhi[todo], y[todo])
                 with np.errstate(divide="ignore", invalid="ignore", over="ignore"):

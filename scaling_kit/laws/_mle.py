@@ -28,11 +28,10 @@ and variance parameters are orthogonal in a Gaussian model, so the ``(c, alpha)`
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 import numpy as np
 import pandas as pd
 
+from .._torch import threads_for, torch_threads
 from ._samples import Padded
 
 #: Bounds on log alpha and log beta (upper = the paper's projection, log <= 2).
@@ -214,29 +213,13 @@ def newton(S, theta0, fixed=None, max_iter=100, gtol=1e-7):
     return theta, n_iter, converged
 
 
-@contextmanager
-def _torch_threads(n_elements: int, threshold: int = 1 << 20):
-    """Run small torch workloads on one thread (restored afterwards): for arrays of a few
-    thousand elements, thread start-up and contention cost far more than they save.
-    (Private; to be replaced by the kit's shared torch-thread helper.)"""
-    import torch
-
-    before = torch.get_num_threads()
-    if n_elements < threshold:
-        torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def adam(S, theta0, lr=0.05, max_steps=1000, patience=100, tol=0.0):
     """The paper's procedure (Appendix B) vectorized over points with torch: Adam on
     (log alpha, log beta), projection to <= 2, per-point early stopping (an improvement must
     exceed ``tol``; the paper: any decrease), best iterate kept."""
     import torch
 
-    with _torch_threads(S.delta.size):
+    with torch_threads(threads_for(S.delta.size)):
         d = torch.as_tensor(S.delta)
         u = torch.as_tensor(S.u)
         m = torch.as_tensor(S.mask) if S.mask is not None else torch.ones(1, dtype=torch.float64)

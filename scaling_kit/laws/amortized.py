@@ -46,8 +46,9 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
 from .._checks import check_array, check_int, check_labels, check_number, check_random_state
+from .._torch import torch_threads
 from ..exceptions import ConvergenceWarning
-from ._mle import LOG_LOWER, LOG_UPPER, _torch_threads
+from ._mle import LOG_LOWER, LOG_UPPER
 from ._samples import as_samples, check_positive_sizes, pad
 from .likelihood import fit_likelihood
 from .results import ScalingLawResults
@@ -202,7 +203,8 @@ class AmortizedScalingLaw(BaseEstimator):
             "d": torch.as_tensor(dn),
             "m": torch.as_tensor(mask),
         }
-        with _torch_threads(0), torch.random.fork_rng(devices=[]):
+        # one torch thread: batches of a few thousand numbers (scaling_kit._torch)
+        with torch_threads(1), torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             net = _Net(self.n_features_in_, self.n_classes_, tuple(int(h) for h in self.hidden_sizes))
             net = net.double()
@@ -328,7 +330,7 @@ class AmortizedScalingLaw(BaseEstimator):
 
     # ------------------------------------------------------------------ predict
     def _params_from_tensors(self, x, y):
-        with torch.no_grad(), _torch_threads(0):
+        with torch.no_grad(), torch_threads(1):
             s, log_c, a, log_s, b = self._decode(self.network_(x, y))
         s, log_c, a, log_s, b = (v.numpy() for v in (s, log_c, a, log_s, b))
         sign = np.where(s >= 0, 1.0, -1.0)

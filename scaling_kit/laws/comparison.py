@@ -70,6 +70,7 @@ class EstimatorComparison:
         return out.loc[order]
 
     def summary(self) -> Summary:
+        """The main measures as estimator x n_samples tables (a printable Summary)."""
         cols = ["pearson_psi", "spearman_alpha", "worst_rel_error", "n_at_bound", "n_failed",
                 "coverage_psi", "seconds_per_point"]
         tables = {f"{c}": self.pivot(c) for c in cols}

@@ -59,6 +59,7 @@ class ScalingLawResults:
 
     @property
     def points(self) -> pd.Index:
+        """The points' ids (the index of ``params``)."""
         return self.params.index
 
     # ---------------------------------------------------------------- predictions

@@ -40,6 +40,7 @@ from sklearn.metrics import r2_score
 
 from .._checks import check_int, check_number
 from ..results import Summary
+from ..sign_changes import find_sign_changes
 from ._samples import check_level_alpha
 
 __all__ = [
@@ -150,6 +151,7 @@ class LogLinearLawResults:
 
     @property
     def fraction_alpha_positive(self) -> float:
+        """Share of the fitted points whose exponent is positive (the paper's Figure 1)."""
         return float(np.mean(self.fitted["alpha"] > 0))
 
     @property
@@ -163,6 +165,7 @@ class LogLinearLawResults:
 
     @property
     def n_sign_change_points(self) -> int:
+        """Number of points whose mean changes sign between consecutive k."""
         return int(self.sign_changes["point"].nunique())
 
     # --- prediction and tables ----------------------------------------------------------------
@@ -324,20 +327,6 @@ class LogLinearLawResults:
 # ------------------------------------------------------------------------------------------
 # the fit
 # ------------------------------------------------------------------------------------------
-def _sign_changes_of_point(point, k, mean, sem, z):
-    """Sign flips of one point's means between consecutive k (sorted): one row each,
-    ``(point, k_from, k_to, mean_from, mean_to, resolved)``. (Private; the same rule lives in
-    which_loss.find_sign_changes until both use one shared helper.)"""
-    s = np.sign(mean)
-    rows = []
-    for i in np.nonzero(s[1:] * s[:-1] < 0)[0]:
-        resolved = np.nan
-        if sem is not None and np.all(np.isfinite(sem[i : i + 2])):
-            resolved = bool(np.all(np.abs(mean[i : i + 2]) >= z * sem[i : i + 2]))
-        rows.append((point, k[i], k[i + 1], mean[i], mean[i + 1], resolved))
-    return rows
-
-
 def fit_loglinear_laws(
     summary,
     *,
@@ -363,7 +352,8 @@ def fit_loglinear_laws(
     c_method : ``"log"`` (``c = sign * exp(intercept)``) or ``"linear"`` (count-weighted least
         squares of the means on ``k^-alpha`` through the origin, as the paper's code).
     conf_level : level of the t-interval for alpha.
-    z : a mean is "resolved" when ``|mean| >= z * sem`` (reported, not used in the fit).
+    z : a mean is "resolved" when ``|mean| >= z * sem`` (> 0; reported, not used in the fit);
+        the flips are :func:`scaling_kit.sign_changes.find_sign_changes` of the means.
 
     Returns
     -------
@@ -376,7 +366,7 @@ def fit_loglinear_laws(
         raise ValueError(f"c_method must be one of {_C_METHODS}; got {c_method!r}.")
     conf_level = check_number(conf_level, "conf_level", low=0.0, high=1.0, low_open=True,
                               high_open=True)
-    z = check_number(z, "z", low=0.0)
+    z = check_number(z, "z", low=0.0, low_open=True)
     df = _tidy_means(summary)
     n_distinct_k = df["k"].nunique()
     if n_distinct_k < min_k:
@@ -390,14 +380,14 @@ def fit_loglinear_laws(
             "depend on its training data, and is the metric the intended one?"
         )
     has_sem = "sem" in df.columns
-    records, flips = [], []
+    sign_changes = find_sign_changes(df, z=z)
+    records = []
     for point, g in df.groupby("point", sort=True):
         k = g["k"].to_numpy()
         mean = g["mean"].to_numpy()
         sem = g["sem"].to_numpy(dtype=float) if has_sem else None
         rec = {"point": point, "n_k": len(k), "k_min": k.min(), "k_max": k.max()}
         rec["n_unresolved"] = int(np.sum(np.abs(mean) < z * sem)) if has_sem else np.nan
-        flips.extend(_sign_changes_of_point(point, k, mean, sem, z))
         if len(k) < min_k:
             status = "too_few_k"
         elif np.any(mean == 0):
@@ -436,9 +426,6 @@ def fit_loglinear_laws(
     columns = ["sign", "c", "alpha", "log_abs_c", "alpha_se", "alpha_ci_low", "alpha_ci_high",
                "log_abs_c_se", "r2", "n_k", "k_min", "k_max", "n_unresolved", "status"]
     params = pd.DataFrame.from_records(records).set_index("point").reindex(columns=columns)
-    sign_changes = pd.DataFrame(
-        flips, columns=["point", "k_from", "k_to", "mean_from", "mean_to", "resolved"]
-    )
     changed = params.index[params["status"].isin(["sign_change", "sign_change_abs"])]
     if sign_change == "raise" and len(changed):
         raise ValueError(
