@@ -46,7 +46,7 @@ DOWNLOADS_MB = {"miniboone": 60}
 #: Quick-profile run time of each notebook (seconds): the kernel CPU time measured with
 #: ``scaling-kit reproduce`` on a 2-core x86-64 machine (see the README), close to an idle
 #: machine's wall time; used when no earlier quick run is recorded in the output folder.
-MEASURED_QUICK_SECONDS = {"01": 20.0, "02": 356.0, "03": 14.0, "04": 36.0, "05": 30.0}
+MEASURED_QUICK_SECONDS = {"01": 20.0, "02": 356.0, "03": 14.0, "04": 35.0, "05": 30.0}
 
 #: Replaceable cost models: ``kind -> f(work, sizes) -> seconds``.
 COST_MODELS: dict = {}

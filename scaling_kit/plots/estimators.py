@@ -227,7 +227,7 @@ def plot_estimator_comparison(comparison, measure="pearson_psi", errors=None, ax
              "spearman_alpha": r"Spearman of $\hat\alpha$ with the true $\alpha$",
              "worst_rel_error": r"worst $|\hat\psi - \psi| / |\psi|$"}
     ax.set_ylabel(names.get(measure, measure))
-    ax.set_title(f"{len(comparison.laws.params)} simulated laws: {measure.replace('_', ' ')}")
+    ax.set_title(f"accuracy on {len(comparison.laws.params)} simulated laws")
     ax.legend(fontsize=8)
     return fig
 
