@@ -265,7 +265,7 @@ def plot_estimates_vs_truth(comparison, n_samples, param="alpha", estimators=Non
             ax.set_yscale("symlog", linthresh=np.nanpercentile(np.abs(true_all), 10))
         ax.set_xlabel(f"true {param}")
         ax.set_title(f"{_label(name)}\n{n_samples} samples per point", fontsize=10)
-        ax.legend(fontsize=7, loc="upper left")
+        ax.legend(fontsize=7, loc="center right")
     np.atleast_1d(axes)[0].set_ylabel(f"estimated {param}")
     return fig
 
@@ -330,7 +330,7 @@ def plot_population_prior(prior, true_alpha=None, ax=None):
     x = np.linspace(0.0, float(np.max(prior.alpha_centres)), 400)
     density = prior.alpha_density(x)
     ax.plot(x, density, color="C0", lw=2, label="prior learned from the samples")
-    shown = x[density > 1e-3 * density.max()]
+    shown = x[density > 1e-2 * density.max()]
     if true_alpha is not None:
         shown = np.concatenate([shown, np.asarray(true_alpha, float)])
     ax.set_xlim(0.0, float(np.max(shown)) * 1.1)
