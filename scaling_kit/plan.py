@@ -54,7 +54,7 @@ DOWNLOADS_MB = {"miniboone": 60}
 #: Quick-profile run time of each notebook (seconds): the kernel CPU time measured with
 #: ``scaling-kit reproduce`` on a 2-core x86-64 machine (see the README), close to an idle
 #: machine's wall time; used when no earlier quick run is recorded in the output folder.
-MEASURED_QUICK_SECONDS = {"01": 20.0, "02": 36.0, "03": 14.0, "04": 36.0, "05": 27.0}
+MEASURED_QUICK_SECONDS = {"01": 20.0, "02": 36.0, "03": 14.0, "04": 35.0, "05": 27.0}
 
 #: Replaceable cost models of contributions: ``learner -> f(work, sizes) -> seconds``
 #: (``"mlp"``: :func:`scaling_kit.mlp_cost.estimate_mlp_cost`, registered below).
@@ -187,11 +187,20 @@ def workload(notebook, profile: str | None = None) -> list:
                 Work("imports and figures", "other", 7_000_000)]
     if key == "04":
         real = s.real
+        lo, hi = real["fit_range"]
+        lin = s.loglinear
+        n_fit = max(real["n_samples"])
+        # units: sampled contributions fitted (log-linear study, the four estimators of the
+        # comparison over every n, the real-data fits) plus Adam's fixed cost of 1000 steps
+        simulated = (lin["n_points"] * lin["n_ks"] * sum(lin["n_per_k"])
+                     + 4 * s.n_points * sum(s.n_samples) + 50_000 * len(s.n_samples)
+                     + 4 * s.prior_points * min(s.n_samples) + 100_000)
         return [
-            Work("simulated laws: likelihood and amortized fits", "other",
-                 s.n_points * (3 + len(s.n_samples)) + s.amortized_epochs * len(s.n_samples)),
+            Work("simulated laws: log-linear study and the four estimators", "other", simulated),
+            Work("estimators on the engine's contributions", "other",
+                 3 * real["n_points"] * sum(real["n_samples"]) + 50_000 * len(real["n_samples"])),
             _contrib(f"contributions for fitting: {real['dataset']}", "logreg", real["dataset"],
-                     real["n_points"], 1, real["n_fit"], real["fit_range"]),
+                     real["n_points"], 1, n_fit, (lo, hi)),
             _contrib(f"ground-truth contributions: {real['dataset']}", "logreg", real["dataset"],
                      real["n_points"], len(real["truth_ks"]), real["n_truth"],
                      (min(real["truth_ks"]), max(real["truth_ks"]))),

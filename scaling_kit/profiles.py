@@ -123,22 +123,30 @@ SIZES = {
         ),
     },
     "04": {
+        # loglinear: the log-linear fits of section 1 (points, log-spaced sizes in [100, 1000],
+        # samples per point and size); n_points x n_samples: compare_estimators (section 3);
+        # real: contributions of the exact engine (fit on n_samples[-1] per point, k uniform in
+        # fit_range; ground truth: n_truth samples at each of truth_ks)
         "quick": dict(
             datasets=("fair",), seed=0,
-            n_points=300,                    # simulated points
-            amortized_epochs=200,
-            n_samples=(10, 50, 250),         # samples per point compared
-            real=dict(dataset="fair", n_points=80, fit_range=(50, 400),
-                      truth_ks=(50, 100, 200, 400, 1000), n_fit=100, n_truth=150),
+            loglinear=dict(n_points=150, n_ks=8, n_per_k=(10, 30, 100)),
+            n_points=150,                    # simulated laws (paper profile: 2000)
+            n_samples=(10, 50, 100, 500),    # samples per point compared
+            amortized_epochs=100, k_eval=300, n_bootstrap=999,
+            prior_points=1000,               # section 5's sign test and exercise 1 (fewest samples)
+            real=dict(dataset="fair", n_points=100, fit_range=(100, 1000), n_samples=(10, 100),
+                      truth_ks=(100, 200, 400, 1000, 3000), n_truth=80),
         ),
         "paper": dict(
             datasets=("miniboone",), seed=0,
+            loglinear=dict(n_points=1000, n_ks=10, n_per_k=(10, 30, 100, 300)),
             n_points=2000,
-            amortized_epochs=300,
-            n_samples=(10, 25, 50, 100, 250, 500),
+            n_samples=(10, 50, 100, 500),
+            amortized_epochs=300, k_eval=300, n_bootstrap=999,
+            prior_points=5000,
             real=dict(dataset="miniboone", n_points=1000, fit_range=(100, 1000),
-                      truth_ks=(100, 200, 400, 700, 1000, 3000, 10000), n_fit=500,
-                      n_truth=1000),
+                      n_samples=(10, 50, 500),
+                      truth_ks=(100, 200, 400, 700, 1000, 3000, 10000), n_truth=1000),
         ),
     },
     "05": {

@@ -25,6 +25,7 @@ from scaling_kit.aggregate import (  # noqa: E402
     learning_curve,
 )
 from scaling_kit.contributions import sample_contributions, summarize_contributions  # noqa: E402
+from scaling_kit.laws.comparison import compare_estimators  # noqa: E402
 from scaling_kit.laws.crossings import law_crossing  # noqa: E402
 from scaling_kit.laws.evaluation import accuracy_vs_samples  # noqa: E402
 from scaling_kit.laws.likelihood import (  # noqa: E402
@@ -102,6 +103,8 @@ def inputs():
     out["accuracy"] = accuracy_vs_samples({"Likelihood": fit_likelihood}, lik_samples, exact,
                                           n_samples=(10, 60), fit_range=(20, 200),
                                           random_state=0)
+    out["comparison"] = compare_estimators(30, (10, 40), estimators=("empirical_bayes", "newton"),
+                                           random_state=0)
     out["noise_table"] = pd.DataFrame({"n_samples": [10] * 3 + [100] * 3, "k": [20, 50, 100] * 2,
                                        "mean": [0.1, -0.02, 0.01, 0.08, 0.03, 0.012],
                                        "true": [0.09, 0.035, 0.015] * 2,
@@ -195,6 +198,15 @@ CASES = {
     "plot_accuracy_vs_samples": lambda d, ax: plots.plot_accuracy_vs_samples(d["accuracy"],
                                                                              ax=ax),
     "plot_loglinear_noise": lambda d, ax: plots.plot_loglinear_noise(d["noise_table"], ax=ax),
+    "plot_estimator_comparison": lambda d, ax: plots.plot_estimator_comparison(
+        d["comparison"], "median_rel_error", ax=ax),
+    "plot_estimates_vs_truth": lambda d, ax: plots.plot_estimates_vs_truth(
+        d["comparison"], 10, "alpha", ["newton"], axes=None if ax is None else [ax]),
+    "plot_ridge": lambda d, ax: plots.plot_ridge(d["comparison"], 10, 300.0, ax=ax),
+    "plot_interval_coverage": lambda d, ax: plots.plot_interval_coverage(
+        d["comparison"], band=(0.9, 1.0), ax=ax),
+    "plot_population_prior": lambda d, ax: plots.plot_population_prior(
+        d["likelihood"].prior, d["truth"]["alpha"], ax=ax),
     # individual
     "plot_validation": lambda d, ax: plots.plot_validation(d["loglinear"], title="toy"),
     "plot_alpha_quantile_curves": lambda d, ax: plots.plot_alpha_quantile_curves(d["loglinear"],
@@ -266,3 +278,14 @@ def test_sign_flip_figure_needs_a_flip_of_this_result(inputs):
     result, flip = inputs["flip"]
     with pytest.raises(ValueError, match="flip.k"):
         plots.plot_ols_sign_flip(inputs["ols"], flip)
+
+
+def test_estimates_figure_rejects_an_unknown_sample_size(inputs):
+    with pytest.raises(ValueError, match="n_samples"):
+        plots.plot_estimates_vs_truth(inputs["comparison"], 7)
+
+
+def test_estimates_figure_has_one_panel_per_estimator(inputs):
+    fig = plots.plot_estimates_vs_truth(inputs["comparison"], 40, "psi")
+    assert len(fig.axes) == 2  # empirical Bayes and the exact MLE
+    plt.close(fig)

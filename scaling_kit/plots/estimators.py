@@ -16,7 +16,17 @@ __all__ = [
     "plot_accuracy_vs_k",
     "plot_accuracy_vs_samples",
     "plot_loglinear_noise",
+    "plot_estimator_comparison",
+    "plot_estimates_vs_truth",
+    "plot_ridge",
+    "plot_interval_coverage",
+    "plot_population_prior",
 ]
+
+#: Display names and colours of the estimators of :func:`scaling_kit.laws.compare_estimators`.
+ESTIMATOR_LABELS = {"empirical_bayes": "empirical Bayes (default)", "adam": "Adam (paper)",
+                    "newton": "exact MLE (Newton)", "amortized": "amortized network"}
+ESTIMATOR_COLORS = {"empirical_bayes": "C0", "adam": "C1", "newton": "C3", "amortized": "C2"}
 
 
 _axes = axes_or_new
@@ -186,5 +196,146 @@ def plot_loglinear_noise(table, ax=None):
     ax.set_xlabel("dataset size k")
     ax.set_ylabel(r"$|\hat\psi(k)|$ (open: wrong sign)")
     ax.set_title("log-linear view of sample means")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def _label(name):
+    return ESTIMATOR_LABELS.get(name, name)
+
+
+def plot_estimator_comparison(comparison, measure="pearson_psi", errors=None, ax=None):
+    """One line per estimator: ``measure`` of an
+    :class:`~scaling_kit.laws.EstimatorComparison` against the samples per point.
+
+    ``errors``, optional, is a table like ``comparison.pivot(measure)`` (estimators x
+    n_samples) of standard errors, drawn as +- 2 error bars.
+    """
+    fig, ax = _axes(ax, figsize=(6, 4))
+    table = comparison.pivot(measure)
+    for name, row in table.iterrows():
+        if row.isna().all():
+            continue
+        err = None if errors is None or name not in errors.index else 2 * errors.loc[name, row.index]
+        ax.errorbar(row.index, row.to_numpy(), yerr=err, marker="o", ms=4, capsize=3,
+                    color=ESTIMATOR_COLORS.get(name), label=_label(name))
+    ax.set_xscale("log")
+    ax.set_xticks(table.columns.to_numpy(), [str(n) for n in table.columns])
+    ax.set_xlabel("samples per point")
+    names = {"pearson_psi": rf"Pearson of $\hat\psi(k)$ with the truth, k = {comparison.k_eval:g}",
+             "median_rel_error": rf"median $|\hat\psi - \psi| / |\psi|$, k = {comparison.k_eval:g}",
+             "spearman_alpha": r"Spearman of $\hat\alpha$ with the true $\alpha$",
+             "worst_rel_error": r"worst $|\hat\psi - \psi| / |\psi|$"}
+    ax.set_ylabel(names.get(measure, measure))
+    ax.set_title(f"accuracy on {len(comparison.laws.params)} simulated laws")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def plot_estimates_vs_truth(comparison, n_samples, param="alpha", estimators=None, axes=None):
+    """Estimated against true ``param`` (``"alpha"`` or ``"psi"``), one panel per estimator, at
+    ``n_samples`` samples per point; red crosses: estimates on a bound (status ``at bound``).
+    For ``alpha`` a dotted line marks ``alpha = 1``, where the paper's Adam starts."""
+    est = comparison.estimates
+    est = est[est["n_samples"] == n_samples]
+    if est.empty:
+        raise ValueError(f"n_samples={n_samples!r} is not in the comparison "
+                         f"({sorted(comparison.estimates['n_samples'].unique())}).")
+    names = [e for e in (estimators or est["estimator"].unique()) if e in set(est["estimator"])]
+    if axes is None:
+        fig, axes = plt.subplots(1, len(names), figsize=(3.4 * len(names), 3.6), sharey=True,
+                                 squeeze=False)
+        axes = axes[0]
+    fig = np.atleast_1d(axes)[0].figure
+    true_all = est[f"{param}_true"].to_numpy()
+    lims = [np.nanmin(true_all), np.nanmax(true_all)]
+    for ax, name in zip(np.atleast_1d(axes), names):
+        e = est[est["estimator"] == name]
+        bound = (e["status"] == "at bound").to_numpy()
+        ax.scatter(e[f"{param}_true"][~bound], e[param][~bound], s=7, alpha=0.6,
+                   color=ESTIMATOR_COLORS.get(name), label="estimate")
+        if bound.any():
+            ax.scatter(e[f"{param}_true"][bound], e[param][bound], s=18, marker="x", color="red",
+                       label=f"on a bound ({bound.sum()})")
+        ax.plot(lims, lims, "k--", lw=0.8)
+        if param == "alpha":
+            ax.axhline(1.0, color="0.5", ls=":", lw=1)
+        else:
+            ax.set_xscale("symlog", linthresh=np.nanpercentile(np.abs(true_all), 10))
+            ax.set_yscale("symlog", linthresh=np.nanpercentile(np.abs(true_all), 10))
+        ax.set_xlabel(f"true {param}")
+        ax.set_title(f"{_label(name)}\n{n_samples} samples per point", fontsize=10)
+        ax.legend(fontsize=7, loc="center right")
+    np.atleast_1d(axes)[0].set_ylabel(f"estimated {param}")
+    return fig
+
+
+def plot_ridge(comparison, n_samples, k0, estimators=None, ax=None):
+    """The ridge of the likelihood: error of ``log|c|`` against error of ``alpha`` per point.
+
+    ``log|c| = log|psi(k0)| + alpha log k0``: when the data pin down ``psi`` near ``k0``
+    only, the errors lie on the line of slope ``log k0`` (drawn; docs/math.md §5.2).
+    """
+    fig, ax = _axes(ax, figsize=(6, 4.5))
+    est = comparison.estimates
+    est = est[est["n_samples"] == n_samples]
+    names = [e for e in (estimators or est["estimator"].unique()) if e in set(est["estimator"])]
+    for name in names:
+        e = est[est["estimator"] == name]
+        da = e["alpha"] - e["alpha_true"]
+        dc = np.log(np.abs(e["c"])) - np.log(np.abs(e["c_true"]))
+        ax.scatter(da, dc, s=7, alpha=0.5, color=ESTIMATOR_COLORS.get(name), label=_label(name))
+    x = np.array(ax.get_xlim())
+    ax.plot(x, np.log(k0) * x, "k--", lw=1, label=rf"slope $\log k_0$, $k_0$ = {k0:.0f}")
+    ax.set_xlim(x)
+    ax.set_xlabel(r"$\hat\alpha - \alpha$")
+    ax.set_ylabel(r"$\log|\hat c| - \log|c|$")
+    ax.set_title(f"the (c, alpha) ridge: {n_samples} samples per point")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def plot_interval_coverage(comparison, level=0.95, band=None, ax=None):
+    """Coverage of the ``level`` intervals for ``psi(k_eval)`` (solid) and ``alpha`` (dashed)
+    against the samples per point, per estimator with intervals; ``band=(low, high)`` shades
+    the range a calibrated estimator's coverage falls in by chance (given by the caller)."""
+    fig, ax = _axes(ax, figsize=(6, 4))
+    if band is not None:
+        ax.axhspan(*band, color="0.85", label="binomial band of a calibrated interval")
+    ax.axhline(level, color="k", lw=0.8)
+    for measure, ls in (("coverage_psi", "-"), ("coverage_alpha", "--")):
+        table = comparison.pivot(measure)
+        for name, row in table.iterrows():
+            if row.isna().all():
+                continue
+            what = r"$\psi$" if measure == "coverage_psi" else r"$\alpha$"
+            ax.plot(row.index, row.to_numpy(), ls, marker="o", ms=4,
+                    color=ESTIMATOR_COLORS.get(name), label=f"{_label(name)}: {what}")
+    ax.set_xscale("log")
+    ax.set_xticks(table.columns.to_numpy(), [str(n) for n in table.columns])
+    ax.set_xlabel("samples per point")
+    ax.set_ylabel(f"share of true values inside the {level:.0%} interval")
+    ax.set_title("coverage of the intervals (simulated laws)")
+    ax.legend(fontsize=7, ncol=2)
+    return fig
+
+
+def plot_population_prior(prior, true_alpha=None, ax=None):
+    """The empirical-Bayes population prior of ``alpha`` (density) over a histogram of the
+    true exponents when they are known (simulated laws)."""
+    fig, ax = _axes(ax, figsize=(6, 4))
+    if true_alpha is not None:
+        ax.hist(np.asarray(true_alpha, float), bins=20, density=True, color="0.8",
+                label="true exponents (simulation)")
+    x = np.linspace(0.0, float(np.max(prior.alpha_centres)), 400)
+    density = prior.alpha_density(x)
+    ax.plot(x, density, color="C0", lw=2, label="prior learned from the samples")
+    shown = x[density > 1e-2 * density.max()]
+    if true_alpha is not None:
+        shown = np.concatenate([shown, np.asarray(true_alpha, float)])
+    ax.set_xlim(0.0, float(np.max(shown)) * 1.1)
+    ax.set_xlabel(r"$\alpha$")
+    ax.set_ylabel("density")
+    ax.set_title("empirical Bayes: the population prior of alpha")
     ax.legend(fontsize=8)
     return fig
