@@ -153,3 +153,14 @@ def test_lab_extra_and_readme_explain_how_to_open_the_notebooks():
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX shell script")
 def test_ci_script_fails_when_pytest_collects_nothing():
     assert "exit 1" in (ROOT / ".ci" / "run").read_text().split('"$rc" -eq 5', 1)[1][:120]
+
+
+def test_every_notebook_cell_has_a_unique_id():
+    """nbformat 4.5 cell ids: without them nbformat warns on every read and will refuse later."""
+    import json
+
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        nb = json.loads(path.read_text())
+        assert (nb["nbformat"], nb["nbformat_minor"]) >= (4, 5), path.name
+        ids = [cell.get("id") for cell in nb["cells"]]
+        assert all(ids) and len(set(ids)) == len(ids), path.name
