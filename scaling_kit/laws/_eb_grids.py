@@ -138,16 +138,22 @@ class LogT:
         if high.any():
             out[high] = -np.exp(g0 - nu * np.log(x[high] / 60.0))
 
-    def pair(self, nu, x):
-        """``(log T_nu(x), log T_nu(-x))`` for one ``nu`` (int) and an array ``x``."""
-        g, dg = self.table(nu)
-        x = np.asarray(x, float)
+    @staticmethod
+    def _cells(x, n):
+        """Cell ``i`` of each ``x`` on the table's grid (step 1/256 on [-60, 60], ``n`` nodes)
+        and the fraction ``f`` of the way through it, for linear interpolation."""
         pos = np.clip(x, -60.0, 60.0)
         pos += 60.0
         pos *= 256.0
         i = pos.astype(np.int32)
-        np.minimum(i, len(g) - 2, out=i)
-        f = pos - i
+        np.minimum(i, n - 2, out=i)
+        return i, pos - i
+
+    def pair(self, nu, x):
+        """``(log T_nu(x), log T_nu(-x))`` for one ``nu`` (int) and an array ``x``."""
+        g, dg = self.table(nu)
+        x = np.asarray(x, float)
+        i, f = self._cells(x, len(g))
         plus = g.take(i)
         plus += dg.take(i) * f
         j = len(g) - 2 - i  # the mirror image of x on the symmetric grid
@@ -162,13 +168,9 @@ class LogT:
         """``log T_nu(x)`` for one ``nu`` (int) and an array ``x``."""
         g, dg = self.table(nu)
         x = np.asarray(x, float)
-        pos = np.clip(x, -60.0, 60.0)
-        pos += 60.0
-        pos *= 256.0
-        i = pos.astype(np.int32)
-        np.minimum(i, len(g) - 2, out=i)
+        i, f = self._cells(x, len(g))
         out = g.take(i)
-        out += dg.take(i) * (pos - i)
+        out += dg.take(i) * f
         if x.size and (x.min() < -60.0 or x.max() > 60.0):
             self._tails(nu, x, out, g[0])
         return out
