@@ -68,6 +68,25 @@ class SlopeFit:
                        tables={"parameters": table})
 
 
+def _series(ks, mean, se):
+    """``ks``, ``mean`` and ``se`` as 1-D float arrays of equal length (a mean per size)."""
+    ks = np.asarray(ks, dtype=float)
+    mean = np.asarray(mean, dtype=float)
+    se = np.asarray(se, dtype=float)
+    if not (ks.shape == mean.shape == se.shape) or ks.ndim != 1:
+        raise ValueError(f"ks, mean and se must be 1-D of equal length; got {ks.shape}, "
+                         f"{mean.shape}, {se.shape}.")
+    return ks, mean, se
+
+
+def _check_series_values(ks, mean, se):
+    """Sizes finite and positive; means finite; standard errors finite and positive."""
+    if not (np.all(np.isfinite(ks)) and np.all(ks > 0)):
+        raise ValueError("ks must be finite and positive.")
+    if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(se)) and np.all(se > 0)):
+        raise ValueError("mean must be finite and se finite and positive.")
+
+
 def fit_loglog_slope(ks, mean, se) -> SlopeFit:
     """Fit ``log|mean| = a + slope * log k`` by WLS with known variances ``(se/mean)^2``
     (statsmodels ``WLS``, fixed scale; docs/math.md §4).
@@ -75,19 +94,11 @@ def fit_loglog_slope(ks, mean, se) -> SlopeFit:
     Raises ValueError if ``mean`` changes sign (a power law in ``|mean|`` is then meaningless) or
     fewer than three sizes are given.
     """
-    ks = np.asarray(ks, dtype=float)
-    mean = np.asarray(mean, dtype=float)
-    se = np.asarray(se, dtype=float)
-    if not (ks.shape == mean.shape == se.shape) or ks.ndim != 1:
-        raise ValueError(f"ks, mean and se must be 1-D of equal length; got {ks.shape}, "
-                         f"{mean.shape}, {se.shape}.")
+    ks, mean, se = _series(ks, mean, se)
     if ks.size < 3:
         raise ValueError("ks: need at least three dataset sizes to fit a slope with a standard "
                          "error.")
-    if not (np.all(np.isfinite(ks)) and np.all(ks > 0)):
-        raise ValueError("ks must be finite and positive.")
-    if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(se)) and np.all(se > 0)):
-        raise ValueError("mean must be finite and se finite and positive.")
+    _check_series_values(ks, mean, se)
     if not (np.all(mean > 0) or np.all(mean < 0)):
         raise ValueError(
             "mean: the mean contribution changes sign over ks; fit a slope on a range where it "
@@ -152,12 +163,7 @@ def fit_inverse_powers(ks, mean, se, powers=(1, 2)) -> InversePowerFit:
 
     Raises ValueError on mismatched shapes, non-positive ``se``, or fewer sizes than powers + 1.
     """
-    ks = np.asarray(ks, dtype=float)
-    mean = np.asarray(mean, dtype=float)
-    se = np.asarray(se, dtype=float)
-    if not (ks.shape == mean.shape == se.shape) or ks.ndim != 1:
-        raise ValueError(f"ks, mean and se must be 1-D of equal length; got {ks.shape}, "
-                         f"{mean.shape}, {se.shape}.")
+    ks, mean, se = _series(ks, mean, se)
     try:
         powers = tuple(int(j) for j in powers)
     except TypeError:
@@ -167,10 +173,7 @@ def fit_inverse_powers(ks, mean, se, powers=(1, 2)) -> InversePowerFit:
     if ks.size < len(powers) + 1:
         raise ValueError(f"ks: need at least {len(powers) + 1} dataset sizes to fit "
                          f"{len(powers)} coefficients with a residual check; got {ks.size}.")
-    if not (np.all(np.isfinite(ks)) and np.all(ks > 0)):
-        raise ValueError("ks must be finite and positive.")
-    if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(se)) and np.all(se > 0)):
-        raise ValueError("mean must be finite and se finite and positive.")
+    _check_series_values(ks, mean, se)
     k0 = float(np.exp(np.log(ks).mean()))
     X = np.column_stack([(k0 / ks) ** j for j in powers])
     res = sm.WLS(mean, X, weights=se**-2.0).fit(cov_type="fixed scale")
