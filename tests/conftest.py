@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -106,3 +107,17 @@ def make_problem():
 def add_outlier():
     """``add_outlier(problem, scale, seed) -> (problem, index)``: see :func:`with_outlier`."""
     return with_outlier
+
+
+def names_argument(message: str, name: str) -> bool:
+    """Whether an error message names the argument ``name`` as a whole word."""
+    return re.search(rf"(?<![A-Za-z_]){re.escape(name)}(?![A-Za-z_])", message) is not None
+
+
+def check_bad_input(call, error, name):
+    """``call()`` raises ``error`` (or a subclass) whose message names the argument ``name``
+    (the bad-input catalogues; docs/api.md, "Errors and warnings")."""
+    with pytest.raises(error) as info:
+        call()
+    assert type(info.value) is error or issubclass(type(info.value), error)
+    assert names_argument(str(info.value), name), (name, str(info.value))

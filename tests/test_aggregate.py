@@ -321,6 +321,19 @@ def test_forms_follow_the_estimator_conventions():
     assert "no uncertainty" in str(g.summary())
 
 
+def central_jacobian(g, theta):
+    """d g / d theta by central differences with relative step 1e-6 per parameter
+    (truncation and rounding errors ~1e-6 relative)."""
+    columns = []
+    for j in range(len(theta)):
+        h = 1e-6 * abs(theta[j])
+        tp, tm = theta.copy(), theta.copy()
+        tp[j] += h
+        tm[j] -= h
+        columns.append((g(tp) - g(tm)) / (2 * h))
+    return np.column_stack(columns)
+
+
 def test_covariance_in_internal_parameters_equals_the_public_delta_method():
     """Cov(theta) = T Cov(z) T^T must equal s^2 (G^T G)^-1 with G = d log eps / d theta taken
     directly in the public parameters (central differences, relative step 1e-6: truncation
@@ -331,13 +344,7 @@ def test_covariance_in_internal_parameters_equals_the_public_delta_method():
         y = noisy(type(form).from_params(**truth).predict(x), 0.01, seed=1)
         f = form.fit(x, y)
         theta = f.params_.to_numpy()
-        G = np.empty((len(x), len(theta)))
-        for j in range(len(theta)):
-            h = 1e-6 * abs(theta[j])
-            tp, tm = theta.copy(), theta.copy()
-            tp[j] += h
-            tm[j] -= h
-            G[:, j] = (f._log_f(tp, x) - f._log_f(tm, x)) / (2 * h)
+        G = central_jacobian(lambda t, f=f: f._log_f(t, x), theta)
         s2 = float(f.resid_ @ f.resid_) / f.df_resid_
         direct = s2 * np.linalg.inv(G.T @ G)
         np.testing.assert_allclose(f.cov_, direct, rtol=1e-4, atol=0)
@@ -361,14 +368,7 @@ def test_difference_se_is_the_delta_method_and_matches_the_scatter_of_refits():
     truth = dict(eps_inf=0.2, a=3.0, b=-0.4)
     f = OffsetPowerLaw().fit(x, noisy(OffsetPowerLaw.from_params(**truth).predict(x), 0.01, 1))
     theta = f.params_.to_numpy()
-    G = np.empty((len(k), len(theta)))
-    for j in range(len(theta)):
-        h = 1e-6 * abs(theta[j])
-        tp, tm = theta.copy(), theta.copy()
-        tp[j] += h
-        tm[j] -= h
-        diff = [np.exp(f._log_f(t, k)) - np.exp(f._log_f(t, k + 1)) for t in (tp, tm)]
-        G[:, j] = (diff[0] - diff[1]) / (2 * h)
+    G = central_jacobian(lambda t: np.exp(f._log_f(t, k)) - np.exp(f._log_f(t, k + 1)), theta)
     direct = np.sqrt(np.einsum("ij,jk,ik->i", G, f.cov_, G))
     np.testing.assert_allclose(f.difference_se(k), direct, rtol=1e-4)
 

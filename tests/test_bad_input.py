@@ -7,11 +7,10 @@ the message names the argument (docs/api.md, "Errors and warnings").
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import check_bad_input
 from sklearn.svm import SVC
 
 from scaling_kit.backends import get_backend
@@ -29,17 +28,6 @@ from scaling_kit.sampling import StratifiedSampler, stratified_counts
 
 V, T = ValueError, TypeError
 NAN, INF = float("nan"), float("inf")
-
-
-def _names(message: str, name: str) -> bool:
-    return re.search(rf"(?<![A-Za-z_]){re.escape(name)}(?![A-Za-z_])", message) is not None
-
-
-def _check(call, error, name):
-    with pytest.raises(error) as info:
-        call()
-    assert type(info.value) is error or issubclass(type(info.value), error)
-    assert _names(str(info.value), name), (name, str(info.value))
 
 
 class _Protocol:
@@ -166,7 +154,7 @@ def test_sample_contributions_bad_input(case, toy, tmp_path):
     args = dict(learner=ExactLogisticRegression(), data=toy, points=[0, 1], k=10, n_samples=2,
                 random_state=0, progress=False)
     args.update(change)
-    _check(lambda: sample_contributions(**args), error, name)
+    check_bad_input(lambda: sample_contributions(**args), error, name)
 
 
 @pytest.mark.parametrize("case", list(PLAN_CASES))
@@ -174,7 +162,7 @@ def test_planned_datasets_bad_input(case, toy):
     change, error, name = {**_data_cases(toy), **_plan_cases(toy)}[case]
     args = dict(data=toy, points=[0, 1], k=10, n_samples=2, random_state=0)
     args.update(change)
-    _check(lambda: planned_datasets(**args), error, name)
+    check_bad_input(lambda: planned_datasets(**args), error, name)
 
 
 # ------------------------------------------------------------------------------------------
@@ -216,7 +204,7 @@ def test_exact_contribution_bad_input(case, toy):
                 x_z=toy.X_pool[20], y_z=int(toy.y_pool[20]), X_test=toy.X_test,
                 y_test=toy.y_test)
     args.update(change)
-    _check(lambda: exact_contribution(**args), error, name)
+    check_bad_input(lambda: exact_contribution(**args), error, name)
 
 
 # ------------------------------------------------------------------------------------------
@@ -242,7 +230,7 @@ SUMMARY_CASES = {
 @pytest.mark.parametrize("case", list(SUMMARY_CASES))
 def test_summarize_contributions_bad_input(case):
     change, error, name = SUMMARY_CASES[case]
-    _check(lambda: summarize_contributions(**change(_table())), error, name)
+    check_bad_input(lambda: summarize_contributions(**change(_table())), error, name)
 
 
 # ------------------------------------------------------------------------------------------
@@ -277,7 +265,7 @@ def test_load_dataset_bad_input(case):
     change, error, name = LOAD_CASES[case]
     args = dict(name="wine", random_state=0)
     args.update(change)
-    _check(lambda: load_dataset(**args), error, name)
+    check_bad_input(lambda: load_dataset(**args), error, name)
 
 
 MAKE_CASES = {
@@ -300,7 +288,7 @@ def test_make_dataset_bad_input(case):
     change, error, name = MAKE_CASES[case]
     args = dict(X=X, y=y, test_size=10, random_state=0)
     args.update(change(X, y))
-    _check(lambda: make_dataset(**args), error, name)
+    check_bad_input(lambda: make_dataset(**args), error, name)
 
 
 # ------------------------------------------------------------------------------------------
@@ -328,7 +316,7 @@ def test_stratified_sampler_bad_input(case):
     change, error, name = SAMPLER_INIT_CASES[case]
     args = dict(y=_labels())
     args.update(change)
-    _check(lambda: StratifiedSampler(**args), error, name)
+    check_bad_input(lambda: StratifiedSampler(**args), error, name)
 
 
 DRAW_CASES = {
@@ -350,7 +338,7 @@ def test_draw_bad_input(case):
     change, error, name = DRAW_CASES[case]
     args = dict(rng=np.random.default_rng(0), k=10)
     args.update(change)
-    _check(lambda: StratifiedSampler(_labels()).draw(**args), error, name)
+    check_bad_input(lambda: StratifiedSampler(_labels()).draw(**args), error, name)
 
 
 COUNTS_CASES = {
@@ -370,7 +358,7 @@ def test_stratified_counts_bad_input(case):
     change, error, name = COUNTS_CASES[case]
     args = dict(class_sizes=[20, 12, 8], k=10)
     args.update(change)
-    _check(lambda: stratified_counts(**args), error, name)
+    check_bad_input(lambda: stratified_counts(**args), error, name)
 
 
 # ------------------------------------------------------------------------------------------
@@ -413,7 +401,7 @@ METRIC_CASES = {
 def test_metrics_bad_input(case):
     make, error, name = METRIC_CASES[case]
     func, args = make(*_proba())
-    _check(lambda: func(*args), error, name)
+    check_bad_input(lambda: func(*args), error, name)
 
 
 # ------------------------------------------------------------------------------------------
@@ -441,7 +429,7 @@ FIT_CASES = {
 def test_exact_logistic_regression_bad_input(case, toy):
     params, data, error, name = FIT_CASES[case]
     X, y = (toy.X_pool, toy.y_pool) if data is None else data(toy.X_pool, toy.y_pool)
-    _check(lambda: ExactLogisticRegression(**params).fit(X, y), error, name)
+    check_bad_input(lambda: ExactLogisticRegression(**params).fit(X, y), error, name)
 
 
 def test_learner_misuse(toy):
@@ -450,7 +438,7 @@ def test_learner_misuse(toy):
     with pytest.raises(NotFittedError):
         ExactLogisticRegression().predict_proba(toy.X_test)
     model = ExactLogisticRegression().fit(toy.X_pool, toy.y_pool)
-    _check(lambda: model.predict_proba(toy.X_test[:, :2]), ValueError, "X")
-    _check(lambda: SklearnClassifier(SVC()), TypeError, "learner")
-    _check(lambda: get_backend(ExactLogisticRegression), TypeError, "learner")
-    _check(lambda: get_backend(object()), TypeError, "learner")
+    check_bad_input(lambda: model.predict_proba(toy.X_test[:, :2]), ValueError, "X")
+    check_bad_input(lambda: SklearnClassifier(SVC()), TypeError, "learner")
+    check_bad_input(lambda: get_backend(ExactLogisticRegression), TypeError, "learner")
+    check_bad_input(lambda: get_backend(object()), TypeError, "learner")
