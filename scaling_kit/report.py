@@ -420,19 +420,17 @@ def _command_line(root) -> str:
     as ``<DIR>/name`` otherwise, so that a committed report names no path of a machine.
     """
     spec = getattr(sys.modules.get("__main__"), "__spec__", None)
-    argv0 = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "python"
     if spec is not None and spec.name:
         head = "python -m " + spec.name.removesuffix(".__main__")
     else:
-        head = "scaling-kit" if argv0 == "scaling-kit" else argv0
+        head = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "python"
+    root = Path(root).resolve() if root else None
     args = []
     for arg in sys.argv[1:]:
         path = Path(arg)
         if path.is_absolute():
-            try:
-                arg = str(path.resolve().relative_to(Path(root).resolve())) if root else None
-            except ValueError:
-                arg = None
-            arg = arg or f"<DIR>/{path.name}"
+            resolved = path.resolve()
+            inside = root is not None and resolved.is_relative_to(root)
+            arg = str(resolved.relative_to(root)) if inside else f"<DIR>/{path.name}"
         args.append(arg)
     return " ".join([head, *args])
