@@ -9,6 +9,8 @@ Environment variables (each also has a command-line or argument equivalent):
   repository's ``figures/`` (found from the working directory), else ``./figures``;
 * ``SCALING_KIT_CACHE``: downloads and resumable runs; default
   ``$XDG_CACHE_HOME/scaling_kit``, else ``~/.cache/scaling_kit``;
+* ``SCALING_KIT_N_JOBS``: worker processes of the notebooks' long contribution runs (quick
+  profile: 1, paper profile: every core; see :func:`scaling_kit.profiles.run_options`);
 * ``SCALING_KIT_DATASETS``: offline stand-ins for downloaded datasets (see
   :func:`scaling_kit.profiles.load_dataset`);
 * ``SCALING_KIT_NOTEBOOK`` and ``SCALING_KIT_RECORD_DIR``: set by ``scaling-kit reproduce`` for

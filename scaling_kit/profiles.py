@@ -29,10 +29,12 @@ from .config import get_profile
 __all__ = [
     "NOTEBOOKS",
     "SIZES",
+    "RUN_OPTIONS",
     "DEFAULT_STAND_INS",
     "Sizes",
     "DatasetChoice",
     "sizes",
+    "run_options",
     "dataset_choice",
     "load_dataset",
     "profile_datasets",
@@ -220,6 +222,51 @@ def sizes(notebook, profile: str | None = None) -> Sizes:
     key = _notebook_key(notebook)
     profile = get_profile(profile)
     return Sizes(key, profile, SIZES[key][profile])
+
+
+#: How each profile runs its contribution samplers (see :func:`run_options`).
+RUN_OPTIONS = {
+    "quick": {"n_jobs": 1, "cache": False},  # one process, nothing written: CI, the README
+    "paper": {"n_jobs": -1, "cache": True},  # every core; cached, so a stopped run resumes
+}
+
+
+def run_options(profile: str | None = None) -> dict:
+    """Keyword arguments for the notebooks' long contribution runs under ``profile``.
+
+    Pass them on: ``sample_contributions(..., **run_options())`` (or inside ``options=`` of
+    :func:`scaling_kit.model_comparison.compare_models`).
+
+    * ``quick``: ``{}`` (one process, no cache: what CI and the README's command run);
+    * ``paper``: ``n_jobs=-1`` (every core, through joblib) and
+      ``cache=<cache_dir()>/contributions`` (:func:`scaling_kit.config.cache_dir`, so
+      ``SCALING_KIT_CACHE`` moves it): finished chunks are kept and verified, so a stopped run
+      resumes where it stopped, and a rerun reads every number back instead of refitting.
+
+    ``SCALING_KIT_N_JOBS`` (an integer, ``-1`` for every core) overrides ``n_jobs`` in either
+    profile.
+    """
+    from .config import cache_dir
+
+    settings = RUN_OPTIONS[get_profile(profile)]
+    n_jobs = settings["n_jobs"]
+    value = os.environ.get("SCALING_KIT_N_JOBS", "").strip()
+    if value:
+        try:
+            n_jobs = int(value)
+        except ValueError:
+            raise ValueError(f"SCALING_KIT_N_JOBS must be an integer number of worker processes "
+                             f"(-1: every core); got {value!r}. Unset it to use the profile's "
+                             f"default ({settings['n_jobs']}).") from None
+        if n_jobs == 0 or n_jobs < -1:
+            raise ValueError(f"SCALING_KIT_N_JOBS must be a positive number of worker processes "
+                             f"or -1 (every core); got {value!r}.")
+    options = {}
+    if n_jobs != 1:
+        options["n_jobs"] = n_jobs
+    if settings["cache"]:
+        options["cache"] = cache_dir() / "contributions"
+    return options
 
 
 def profile_datasets(profile: str | None = None) -> dict:

@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from scaling_kit import profiles
@@ -217,3 +218,44 @@ def test_reproduce_plan_prints_the_mlp_cost_model(monkeypatch, tmp_path, capsys)
     assert "log-linear validation, MLP (reference): miniboone" in text
     assert "mlp contributions costed by mlp_contribution_seconds" in text
     assert 50 in calls  # the MLP was costed by the model, on MiniBooNE's 50 features
+
+
+def test_run_options_quick_runs_in_process_and_paper_uses_every_core_and_a_cache(monkeypatch,
+                                                                                  tmp_path):
+    monkeypatch.delenv("SCALING_KIT_N_JOBS", raising=False)
+    monkeypatch.setenv("SCALING_KIT_CACHE", str(tmp_path))
+    assert profiles.run_options("quick") == {}
+    assert profiles.run_options("paper") == {"n_jobs": -1, "cache": tmp_path / "contributions"}
+    monkeypatch.setenv("SCALING_KIT_PROFILE", "paper")
+    assert profiles.run_options() == profiles.run_options("paper")
+    monkeypatch.setenv("SCALING_KIT_N_JOBS", "2")
+    assert profiles.run_options("quick") == {"n_jobs": 2}
+    monkeypatch.setenv("SCALING_KIT_N_JOBS", "1")
+    assert profiles.run_options("paper") == {"cache": tmp_path / "contributions"}
+
+
+@pytest.mark.parametrize("value", ["two", "0", "-2", "1.5"])
+def test_run_options_reject_a_bad_n_jobs_setting_by_name(monkeypatch, value):
+    monkeypatch.setenv("SCALING_KIT_N_JOBS", value)
+    with pytest.raises(ValueError, match="SCALING_KIT_N_JOBS"):
+        profiles.run_options("quick")
+
+
+def test_run_options_resume_a_stopped_run_from_the_cache(monkeypatch, tmp_path):
+    # the paper profile's options, passed on as the notebooks do: a second call reads every
+    # chunk back (strict=True forbids computing) and gives the same table, bit for bit (the
+    # same chunks, read from disk)
+    from scaling_kit.contributions import sample_contributions
+    from scaling_kit.learners import ExactLogisticRegression
+
+    monkeypatch.setenv("SCALING_KIT_CACHE", str(tmp_path))
+    monkeypatch.setenv("SCALING_KIT_N_JOBS", "1")
+    run = profiles.run_options("paper")
+    ds, _ = profiles.load_dataset("breast_cancer", random_state=0)
+    args = (ExactLogisticRegression(), ds, [3, 5, 8])
+    first = sample_contributions(*args, k=[20, 40], n_samples=5, random_state=0,
+                                 progress=False, **run)
+    again = sample_contributions(*args, k=[20, 40], n_samples=5, random_state=0,
+                                 progress=False, strict=True, **run)
+    pd.testing.assert_frame_equal(first, again)
+    assert list((tmp_path / "contributions").glob("contributions-*/chunk-*"))
