@@ -20,6 +20,10 @@ How the time is estimated (rough, within a factor of about two):
   x (points + 1)), their matrix-product flops, and seconds from a per-epoch timing of the
   batched trainer at a few sizes on one core.
 
+* blocks that the notebooks run with :func:`scaling_kit.profiles.run_options` (``parallel``
+  in :class:`Work`) are divided among the profile's worker processes (:func:`workers`: every
+  core in the paper profile, one in the quick profile, ``SCALING_KIT_N_JOBS`` to choose).
+
 Any learner's cost can be replaced by a dedicated model: register ``COST_MODELS[learner] = f``
 with ``f(work, sizes) -> seconds`` (``work`` a :class:`Work`, ``sizes`` the notebook's
 :class:`scaling_kit.profiles.Sizes`). Explicit ``rates`` given to :func:`plan` (and the nominal
@@ -40,7 +44,7 @@ from .config import cache_dir, figures_dir, get_profile
 from .profiles import NOTEBOOKS, SIZES, dataset_choice, offline_setting, sizes
 
 __all__ = ["COST_MODELS", "MEASURED_QUICK_SECONDS", "Plan", "Work", "mlp_contribution_seconds", "plan",
-           "workload"]
+           "workers", "workload"]
 
 #: (rows, features, classes) of every dataset a profile can load.
 DATASET_SHAPES = {
@@ -71,7 +75,9 @@ class Work:
     between profiles only). ``fits`` counts the models trained (D and each D + {z}).
     ``ks``: the dataset sizes of a block of contributions on a grid of sizes (empty when k is
     uniform on ``k_range``); ``n_samples``: samples per point and size; ``recipe``: ``"kit"``
-    (the learner's defaults) or ``"reference"`` (the paper's reference code's recipe).
+    (the learner's defaults) or ``"reference"`` (the paper's reference code's recipe);
+    ``parallel``: the notebook runs the block with :func:`scaling_kit.profiles.run_options`, so
+    its contributions are shared among the profile's worker processes.
     """
 
     what: str
@@ -86,6 +92,7 @@ class Work:
     ks: tuple = ()
     n_samples: int = 0
     recipe: str = "kit"
+    parallel: bool = False
 
 
 def _ks(lo, hi, n) -> np.ndarray:
@@ -104,7 +111,7 @@ def _shards(name: str) -> int:
 
 
 def _contrib(what, learner, dataset, points, n_k, n_samples, k_range, n_test=None, ks=(),
-             recipe="kit"):
+             recipe="kit", parallel=False):
     """Contributions of ``points`` at ``n_k`` sizes (``ks`` if on a grid), ``n_samples`` each,
     with one D per (size, sample) shared by every point (the engine's default)."""
     points = min(points, _pool(dataset, n_test))
@@ -112,7 +119,7 @@ def _contrib(what, learner, dataset, points, n_k, n_samples, k_range, n_test=Non
     return Work(what, "contributions", count, fits=count + int(n_k * n_samples),
                 learner=learner, dataset=dataset, k_range=tuple(k_range), n_test=n_test,
                 points=points, ks=tuple(int(k) for k in ks), n_samples=int(n_samples),
-                recipe=recipe)
+                recipe=recipe, parallel=parallel)
 
 
 def workload(notebook, profile: str | None = None) -> list:
@@ -143,14 +150,15 @@ def workload(notebook, profile: str | None = None) -> list:
             ks = _ks(lo, hi, s.n_ks)
             blocks.append(_contrib(f"log-linear validation, logistic regression: {name}",
                                    "logreg", name, s.n_points, len(ks), s.n_samples, (lo, hi),
-                                   ks=ks))
+                                   ks=ks, parallel=True))
         m = s.models
         ks = _ks(*m["k_range"], m["n_ks"])
         n_k = len(ks)
         name = m["dataset"]
         points, samples = m["logreg"]
         blocks.append(_contrib(f"reference recipes, logistic regression: {name}", "logreg",
-                               name, points, n_k, samples, m["k_range"], ks=ks))
+                               name, points, n_k, samples, m["k_range"], ks=ks,
+                               parallel=True))
         # the paper's MLP and SVM sizes (200 points x 5,000 samples) do not fit two cores: the
         # paper profile runs them reduced and says where the full run goes; the quick profile
         # leaves the SVM out (svm=None)
@@ -163,15 +171,16 @@ def workload(notebook, profile: str | None = None) -> list:
             points, samples = m[key]
             blocks.append(_contrib(f"log-linear validation, MLP ({recipe}): {name}{reduced}",
                                    "mlp", name, points, n_k, samples, m["k_range"], ks=ks,
-                                   recipe=kind))
+                                   recipe=kind, parallel=True))
         if m["svm"] is not None:
             points, samples = m["svm"]
             blocks.append(_contrib(f"log-linear validation, SVM: {name}{reduced}", "svm", name,
-                                   points, n_k, samples, m["k_range"], ks=ks))
+                                   points, n_k, samples, m["k_range"], ks=ks, parallel=True))
         wl = s.which_loss
         blocks.append(_contrib("which loss (four metrics, same fits)", "logreg", "breast_cancer",
                                wl["n_points"], len(wl["ks"]), wl["n_samples"],
-                               (min(wl["ks"]), max(wl["ks"])), n_test=wl["test_size"]))
+                               (min(wl["ks"]), max(wl["ks"])), n_test=wl["test_size"],
+                               parallel=True))
         noise = s.noise
         blocks.append(Work("MLP initialization noise (two recipes)", "other",
                            4 * noise["n_datasets"] * noise["n_seeds"]))
@@ -200,10 +209,10 @@ def workload(notebook, profile: str | None = None) -> list:
             Work("estimators on the engine's contributions", "other",
                  3 * real["n_points"] * sum(real["n_samples"]) + 50_000 * len(real["n_samples"])),
             _contrib(f"contributions for fitting: {real['dataset']}", "logreg", real["dataset"],
-                     real["n_points"], 1, n_fit, (lo, hi)),
+                     real["n_points"], 1, n_fit, (lo, hi), parallel=True),
             _contrib(f"ground-truth contributions: {real['dataset']}", "logreg", real["dataset"],
                      real["n_points"], len(real["truth_ks"]), real["n_truth"],
-                     (min(real["truth_ks"]), max(real["truth_ks"]))),
+                     (min(real["truth_ks"]), max(real["truth_ks"])), parallel=True),
         ]
     if key == "05":
         tiny = s.tiny
@@ -384,6 +393,16 @@ class Plan:
         return "\n".join(lines)
 
 
+def workers(profile: str | None = None) -> int:
+    """Worker processes that share a ``parallel`` block under ``profile`` on this machine:
+    ``n_jobs`` of :func:`scaling_kit.profiles.run_options` (-1: every core), at most the cores."""
+    from .profiles import run_options
+
+    cores = os.cpu_count() or 1
+    n_jobs = run_options(profile).get("n_jobs", 1)
+    return cores if n_jobs == -1 else max(1, min(n_jobs, cores))
+
+
 def plan(*, profile: str | None = None, only=None, offline: bool = False, calibrate: bool = True,
          rates: dict | None = None, out=None) -> Plan:
     """Plan ``profile``: counts per notebook, estimated seconds, downloads.
@@ -417,7 +436,14 @@ def plan(*, profile: str | None = None, only=None, offline: bool = False, calibr
         notes.append("not calibrated: nominal rates (run without calibrate=False to time "
                      "this machine)")
 
+    n_workers = workers(profile)
+
     def cost(work: Work, s) -> float:
+        # a parallel block's contributions are shared among the profile's worker processes
+        share = n_workers if work.parallel and s.profile == profile else 1
+        return _cost(work, s) / share
+
+    def _cost(work: Work, s) -> float:
         if work.kind == "other":
             return 0.0
         # the dataset actually loaded (an offline stand-in has its own shape)
@@ -460,6 +486,10 @@ def plan(*, profile: str | None = None, only=None, offline: bool = False, calibr
         notes.append(f"{learner} contributions costed by "
                      f"{getattr(model, '__qualname__', repr(model))} "
                      "(scaling_kit.plan.COST_MODELS); single-core seconds.")
+    if n_workers > 1:
+        notes.append(f"blocks that the notebooks run with scaling_kit.profiles.run_options "
+                     f"(n_jobs) are shared among {n_workers} worker processes; the others run "
+                     "in one.")
     return Plan(profile, blocks, seconds, downloads, stand_ins,
                 calibration_seconds=time.perf_counter() - start, notes=notes)
 

@@ -1,6 +1,7 @@
 """Run sizes in one place, offline stand-ins, and the plan of a profile."""
 
 import json
+import os
 
 import numpy as np
 import pandas as pd
@@ -9,8 +10,15 @@ import pytest
 from scaling_kit import profiles
 from scaling_kit.cli import main
 from scaling_kit.config import PROFILES
-from scaling_kit.plan import Work, plan, workload
+from scaling_kit.plan import Work, plan, workers, workload
 from scaling_kit.report import read_records
+
+
+@pytest.fixture(autouse=True)
+def _single_process_costs(monkeypatch):
+    # the plan's costs of single-process runs, whatever the machine's cores; the tests of the
+    # worker processes set SCALING_KIT_N_JOBS themselves
+    monkeypatch.setenv("SCALING_KIT_N_JOBS", "1")
 
 
 @pytest.mark.parametrize("profile", PROFILES)
@@ -90,6 +98,29 @@ def test_plan_counts_follow_the_sizes():
     assert p.seconds["02"] > (3 * per_dataset + reference_logreg) * 1e-4 + 3 * nn * 1e-2
     assert p.total_seconds == pytest.approx(sum(p.seconds.values()))
     assert profiles.sizes("03", "paper").ols_datasets and p.counts("03") == (0, 0)
+
+
+def test_plan_shares_the_parallel_blocks_among_the_workers(monkeypatch):
+    rates = {("contributions", "logreg"): 1e-4, ("contributions", "mlp"): 1e-2,
+             ("contributions", "svm"): 1e-2, ("fits", "logreg"): 1e-3}
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    costs = {}
+    for n_jobs in ("1", "3", "-1", "8"):
+        monkeypatch.setenv("SCALING_KIT_N_JOBS", n_jobs)
+        p = plan(profile="paper", rates=rates, only="02,04")
+        costs[n_jobs] = {(nb, w.what): (w, secs) for nb in p.notebooks
+                         for w, secs in p.notebooks[nb]}
+    assert workers("paper") == 4 and workers("quick") == 4  # SCALING_KIT_N_JOBS=8, 4 cores
+    parallel = [key for key, (w, _) in costs["1"].items() if w.parallel]
+    assert {nb for nb, _ in parallel} == {"02", "04"} and len(parallel) >= 8
+    for key, (w, secs) in costs["1"].items():
+        if w.kind != "contributions":
+            continue
+        share = {"3": 3, "-1": 4, "8": 4} if w.parallel else {"3": 1, "-1": 1, "8": 1}
+        for n_jobs, divisor in share.items():
+            assert costs[n_jobs][key][1] == pytest.approx(secs / divisor), (key, n_jobs)
+    monkeypatch.delenv("SCALING_KIT_N_JOBS")
+    assert workers("quick") == 1 and workers("paper") == 4
 
 
 def test_quick_profile_of_02_leaves_the_svm_to_the_paper_profile():
