@@ -123,6 +123,27 @@ def test_plan_shares_the_parallel_blocks_among_the_workers(monkeypatch):
     assert workers("quick") == 1 and workers("paper") == 4
 
 
+def test_plan_costs_an_offline_repeat_of_a_cached_block_at_zero(monkeypatch, tmp_path):
+    # offline, MiniBooNE's stand-in is fair, which notebook 02 also loads itself: the same run
+    # twice; the paper profile caches it, so the second is read back (the quick one does not)
+    monkeypatch.setenv("SCALING_KIT_CACHE", str(tmp_path))
+    rates = {("contributions", "logreg"): 1e-4, ("contributions", "mlp"): 1e-2,
+             ("contributions", "svm"): 1e-2, ("fits", "logreg"): 1e-3}
+    for offline in (False, True):
+        blocks = plan(profile="paper", rates=rates, only="02", offline=offline).notebooks["02"]
+        validation = {w.what.split(": ")[1].split(" [")[0]: (w, secs) for w, secs in blocks
+                      if w.what.startswith("log-linear validation, logistic")}
+        assert validation["miniboone"][1] == pytest.approx(1e7 * 1e-4)
+        assert validation["fair"][1] == (0.0 if offline else pytest.approx(1e7 * 1e-4))
+        assert ("read from the cache" in validation["fair"][0].what) is offline
+        # the paper's reference recipe on the same data is another run
+        reference = next(secs for w, secs in blocks if w.what.startswith("reference recipes"))
+        assert reference == pytest.approx(1e7 * 1e-4)
+    monkeypatch.setenv("SCALING_KIT_DATASETS", "fair")
+    quick = plan(profile="quick", rates=rates, only="02", offline=True).notebooks["02"]
+    assert not any("read from the cache" in w.what for w, _ in quick)
+
+
 def test_quick_profile_of_02_leaves_the_svm_to_the_paper_profile():
     # svm=None in the quick sizes: no SVM block in its plan; the paper plan has one, labelled
     quick = [w.what for w in workload("02", "quick")]
