@@ -50,9 +50,12 @@ def test_noisy_fit_alpha_interval_covers_truth_at_nominal_rate():
     rng = np.random.default_rng(2)
     n = 400
     c, alpha = rng.lognormal(0, 1, n), rng.uniform(0.5, 2.0, n)
-    res = fit_loglinear_laws(simulate(c, alpha, noise=0.05, seed=3), conf_level=0.95)
+    res = fit_loglinear_laws(simulate(c, alpha, noise=0.05, seed=3))
     p = res.params
     covered = (p["alpha_ci_low"] <= alpha) & (alpha <= p["alpha_ci_high"])
+    ci = res.conf_int()  # the same 95% t-intervals through the kit's one spelling
+    np.testing.assert_allclose(ci[("alpha", "lower")], p["alpha_ci_low"], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(ci[("alpha", "upper")], p["alpha_ci_high"], rtol=0, atol=1e-12)
     # log(1 + 0.05 e) is close to Gaussian: OLS intervals are nearly exact
     assert 0.91 <= covered.mean() <= 0.99
     assert np.median(np.abs(p["alpha"] - alpha)) < 0.05
@@ -222,3 +225,17 @@ def test_decision_boundary_distance_binary_and_multiclass():
     np.testing.assert_array_equal(s3 < 0, lr3.predict(X) != y3)
     with pytest.raises(ValueError, match="coef_"):
         decision_boundary_distance(object(), X)
+
+
+def test_conf_level_is_deprecated_in_favour_of_conf_int():
+    rng = np.random.default_rng(7)
+    c, alpha = rng.lognormal(0, 1, 20), rng.uniform(0.5, 2.0, 20)
+    data = simulate(c, alpha, noise=0.1, seed=8)
+    with pytest.warns(FutureWarning, match=r"conf_int\(alpha=0.1\)"):
+        old = fit_loglinear_laws(data, conf_level=0.9)
+    # still honoured until it is removed, and the same numbers as conf_int(alpha=0.1)
+    ci = fit_loglinear_laws(data).conf_int(alpha=0.1)
+    np.testing.assert_allclose(ci[("alpha", "lower")], old.params["alpha_ci_low"], atol=1e-12)
+    np.testing.assert_allclose(ci[("alpha", "upper")], old.params["alpha_ci_high"], atol=1e-12)
+    with pytest.raises(ValueError, match="conf_level"):
+        fit_loglinear_laws(data, conf_level=1.5)

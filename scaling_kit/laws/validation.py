@@ -29,6 +29,7 @@ are resolved (``|mean| >= z * sem``): unresolved flips are noise around zero.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from itertools import combinations
@@ -333,7 +334,7 @@ def fit_loglinear_laws(
     min_k=3,
     sign_change="flag",
     c_method="log",
-    conf_level=0.95,
+    conf_level=None,
     z=2.0,
 ) -> LogLinearLawResults:
     """Fit ``log|mean| = log|c| - alpha log k`` by OLS for every point (Covert et al., Sec. 2.1).
@@ -351,7 +352,9 @@ def fit_loglinear_laws(
         They are always listed in ``sign_changes``.
     c_method : ``"log"`` (``c = sign * exp(intercept)``) or ``"linear"`` (count-weighted least
         squares of the means on ``k^-alpha`` through the origin, as the paper's code).
-    conf_level : level of the t-interval for alpha.
+    conf_level : deprecated (removed in 0.4): the level of the ``alpha_ci_low`` and
+        ``alpha_ci_high`` columns of ``params`` (default 0.95). Ask the results for any level
+        instead, as everywhere in the kit: ``.conf_int(alpha=1 - level)``.
     z : a mean is "resolved" when ``|mean| >= z * sem`` (> 0; reported, not used in the fit);
         the flips are :func:`scaling_kit.sign_changes.find_sign_changes` of the means.
 
@@ -364,8 +367,16 @@ def fit_loglinear_laws(
         raise ValueError(f"sign_change must be one of {_SIGN_CHANGE_POLICIES}; got {sign_change!r}.")
     if c_method not in _C_METHODS:
         raise ValueError(f"c_method must be one of {_C_METHODS}; got {c_method!r}.")
-    conf_level = check_number(conf_level, "conf_level", low=0.0, high=1.0, low_open=True,
-                              high_open=True)
+    if conf_level is None:
+        conf_level = 0.95
+    else:
+        conf_level = check_number(conf_level, "conf_level", low=0.0, high=1.0, low_open=True,
+                                  high_open=True)
+        warnings.warn(
+            "fit_loglinear_laws(conf_level=...) is deprecated and will be removed in "
+            "scaling-kit 0.4: leave it out (params' alpha_ci_low/alpha_ci_high stay 95% "
+            f"t-intervals) and call .conf_int(alpha={1 - conf_level:.3g}) on the results for a "
+            f"{conf_level:.3g} interval.", FutureWarning, stacklevel=2)
     z = check_number(z, "z", low=0.0, low_open=True)
     df = _tidy_means(summary)
     n_distinct_k = df["k"].nunique()
