@@ -46,7 +46,8 @@ class ModelComparison:
         fraction_alpha_positive`` and ``snr_median``: the median over (point, k) of
         ``|mean| / std``, the signal-to-noise ratio of one sampled contribution (the paper's
         Appendix C.1 explains the poorer fits of MLPs and SVMs by a lower one).
-    options : the sampling options and sizes used.
+    options : the sampling options and sizes used (those that change the numbers: not
+        ``n_jobs``, ``cache`` and the like).
     """
 
     laws: dict
@@ -111,6 +112,11 @@ def _law_row(laws, means, n_points, n_samples) -> dict:
     return row
 
 
+#: ``sample_contributions`` options that change how a run is computed, not its numbers (workers,
+#: cache, shards): left out of ``ModelComparison.options`` and of its summary.
+_HOW_IT_RAN = ("n_jobs", "cache", "strict", "shard", "storage")
+
+
 def compare_models(models, data, ks, *, options=None, random_state=None,
                    progress=False) -> ModelComparison:
     """Sample contributions of several models and fit their log-linear laws (Tables 1, 2).
@@ -158,4 +164,6 @@ def compare_models(models, data, ks, *, options=None, random_state=None,
         rows[name] = _law_row(laws[name], means[name], len(points), n_samples)
     return ModelComparison(laws=laws, errors=errors, means=means,
                            params=pd.DataFrame.from_dict(rows, orient="index"),
-                           options={"ks": ks.tolist(), **options})
+                           options={"ks": ks.tolist(),
+                                    **{key: value for key, value in options.items()
+                                       if key not in _HOW_IT_RAN}})

@@ -57,6 +57,19 @@ def test_each_model_is_the_validation_of_its_own_samples(cancer):
     assert isinstance(res.summary(), Summary) and res.options["metric"] == "softmax_ce"
 
 
+def test_workers_and_cache_change_neither_the_laws_nor_the_recorded_options(cancer, tmp_path):
+    models = {"exact": (ExactLogisticRegression(), np.arange(0, 30, 3), 12)}
+    plain = compare_models(models, cancer, KS, random_state=1)
+    ran = compare_models(models, cancer, KS, options={"n_jobs": 2, "cache": tmp_path},
+                         random_state=1)
+    # the same chunks, computed in two worker processes: equal up to BLAS rounding
+    pd.testing.assert_frame_equal(ran.laws["exact"].params, plain.laws["exact"].params,
+                                  check_exact=False, rtol=1e-9)
+    assert ran.options == plain.options == {"ks": KS}
+    assert str(tmp_path) not in str(ran.summary())
+    assert list(tmp_path.glob("contributions-*/chunk-*"))
+
+
 def test_a_model_without_a_law_is_reported_not_raised(cancer):
     res = compare_models({"exact": (ExactLogisticRegression(), np.arange(10), 5),
                           "parity": (ParityLearner(), np.arange(4), 2)},
