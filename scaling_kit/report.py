@@ -78,6 +78,19 @@ def _note_dataset(requested: str, used: str, label: str) -> None:
     _append({"kind": "dataset", "name": requested, "used": used, "label": label})
 
 
+def _note_cache(run_key: str, read: int, computed: int) -> None:
+    """Called by the contribution sampler with ``cache=``: how many of a run's contributions
+    were read back from the cache (computed by an earlier run) and how many computed now."""
+    _append({"kind": "cache", "name": run_key, "read": int(read), "computed": int(computed)})
+
+
+def _cached(run) -> tuple:
+    """``(read, total)`` contributions of a notebook's cached runs (from its records)."""
+    entries = [r for r in run.records if r["kind"] == "cache"]
+    read = sum(r["read"] for r in entries)
+    return read, read + sum(r["computed"] for r in entries)
+
+
 def _append(entry: dict) -> None:
     directory = os.environ.get("SCALING_KIT_RECORD_DIR")
     if not directory:
@@ -327,6 +340,12 @@ def write_report(result) -> Path:
     if stand_ins:
         lines += ["> **Offline stand-ins:** " + "; ".join(stand_ins)
                   + ". Numbers on a stand-in are not the paper's dataset.", ""]
+    reused = [run.number for run in result.runs if _cached(run)[0]]
+    if reused:
+        lines += ["> **Read from the cache:** notebook" + ("s " if len(reused) > 1 else " ")
+                  + ", ".join(reused) + " read contributions that an earlier run computed "
+                  "(`SCALING_KIT_CACHE`, verified chunk by chunk); their run times below do not "
+                  "include computing them. Each notebook's section says how many.", ""]
     lines += ["| notebook | status | run time | kernel CPU time | figures | recorded values |",
               "|---|---|---|---|---|---|"]
     for run in result.runs:
@@ -346,6 +365,10 @@ def write_report(result) -> Path:
         datasets = [r["label"] for r in run.records if r["kind"] == "dataset"]
         if datasets:
             lines += ["Datasets: " + ", ".join(dict.fromkeys(datasets)) + ".", ""]
+        read, total = _cached(run)
+        if total:
+            lines += [f"Cached contributions: {read:,} of {total:,} read from the cache, "
+                      f"{total - read:,} computed by this run.", ""]
         for entry in (r for r in run.records if r["kind"] == "value"):
             lines += _value_block(entry)
         if run.figures:

@@ -8,7 +8,8 @@ import pytest
 
 import scaling_kit
 from scaling_kit.config import cache_dir, check_figure_name, figures_dir
-from scaling_kit.report import markdown_table, read_records, record
+from scaling_kit.datasets import load_dataset
+from scaling_kit.report import markdown_table, read_records, record, write_report
 from scaling_kit.results import Summary
 
 
@@ -145,3 +146,35 @@ def test_provenance_command_names_no_path_of_this_machine(tmp_path, monkeypatch)
     monkeypatch.setattr(sys, "argv", ["/opt/env/bin/scaling-kit", "reproduce"])
     monkeypatch.setitem(sys.modules, "__main__", types.SimpleNamespace(__spec__=None))
     assert _command_line(root) == "scaling-kit reproduce"
+
+
+def test_the_report_says_which_contributions_came_from_the_cache(monkeypatch, tmp_path):
+    from scaling_kit.contributions import sample_contributions
+    from scaling_kit.learners import ExactLogisticRegression
+    from scaling_kit.reproduce import NotebookRun, ReproduceResult
+
+    data = load_dataset("breast_cancer", random_state=0)
+    records, cache = tmp_path / "records", tmp_path / "cache"
+    monkeypatch.setenv("SCALING_KIT_RECORD_DIR", str(records))
+    args = dict(k=[20, 40], n_samples=6, random_state=0, progress=False, cache=cache)
+    sample_contributions(ExactLogisticRegression(), data, [1, 2, 3], **args)
+    first = [r for r in read_records(records) if r["kind"] == "cache"]
+    assert [(r["read"], r["computed"]) for r in first] == [(0, 36)]
+    sample_contributions(ExactLogisticRegression(), data, [1, 2, 3], **args)  # a rerun
+    sample_contributions(ExactLogisticRegression(), data, [4], **args)  # another run, computed
+    entries = [r for r in read_records(records) if r["kind"] == "cache"]
+    assert [(r["read"], r["computed"]) for r in entries] == [(36, 0), (0, 12)]
+
+    notebook = tmp_path / "notebooks" / "02_x.ipynb"
+    notebook.parent.mkdir()
+    notebook.write_text("{}")
+    out = tmp_path / "out"
+    out.mkdir()
+    runs = [NotebookRun("02", notebook, status="ok", seconds=1.0, records=read_records(records)),
+            NotebookRun("03", notebook.with_name("03_y.ipynb"), status="ok", seconds=1.0)]
+    text = write_report(ReproduceResult(
+        profile="paper", out=out, runs=runs, report=out / "REPORT.md", index=out / "index.html",
+        seconds=2.0, provenance={"profile": "paper", "machine": {}})).read_text()
+    assert "> **Read from the cache:** notebook 02 read contributions" in text
+    assert "Cached contributions: 36 of 48 read from the cache, 12 computed by this run." in text
+    assert text.count("Cached contributions") == 1  # notebook 03 cached nothing

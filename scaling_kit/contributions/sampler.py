@@ -210,6 +210,12 @@ def run_contributions(run, *, n_jobs=1, cache=None, strict=False, progress=True,
             bar.update(rows[i]["point"].size)
     if store is not None and (shard is None or not store.missing()):
         store.mark_complete()
+    if store is not None:  # for the main job's report: which numbers an earlier run computed
+        from ..report import _note_cache
+
+        computed = sum(rows[i]["point"].size for i in todo)
+        _note_cache(run.run_key[:20], sum(rows[i]["point"].size for i in ids) - computed,
+                    computed)
     for (category, message), count in caught.items():
         suffix = "" if count == 1 else f" (in {count} chunks)"
         warnings.warn(message + suffix, category, stacklevel=stacklevel)
