@@ -193,29 +193,29 @@ def run_contributions(run, *, n_jobs=1, cache=None, strict=False, progress=True,
     rows = run.rows
     results = {i: None if store is None else store.load(i, rows[i]) for i in ids}
     todo = [i for i in ids if results[i] is None]
+    n_rows = {i: rows[i]["point"].size for i in ids}
+    n_read = sum(n_rows[i] for i in ids if results[i] is not None)
     args = (run.learner, run.problem, run.metrics, run.seq)
     caught = {}
     # one BLAS/OpenMP thread here too: thread-based joblib backends share this process's
     # (global) thread setting, which each chunk's own pin would otherwise race to restore
     with compute.one_blas_thread(), \
-            tqdm(total=sum(rows[i]["point"].size for i in ids), desc="contributions",
-                 unit="Δ", disable=not progress) as bar:
-        bar.update(sum(rows[i]["point"].size for i in ids if results[i] is not None))
+            tqdm(total=sum(n_rows.values()), desc="contributions", unit="Δ",
+                 disable=not progress) as bar:
+        bar.update(n_read)
         for i, (deltas, messages) in _map_chunks(run.chunks, todo, args, n_jobs):
             results[i] = deltas
             if store is not None:
                 store.save(i, rows[i], deltas, run.row_dtypes)
             for category, message in messages:
                 caught[(category, message)] = caught.get((category, message), 0) + 1
-            bar.update(rows[i]["point"].size)
+            bar.update(n_rows[i])
     if store is not None and (shard is None or not store.missing()):
         store.mark_complete()
     if store is not None:  # for the main job's report: which numbers an earlier run computed
         from ..report import _note_cache
 
-        computed = sum(rows[i]["point"].size for i in todo)
-        _note_cache(run.run_key[:20], sum(rows[i]["point"].size for i in ids) - computed,
-                    computed)
+        _note_cache(run.run_key[:20], n_read, sum(n_rows.values()) - n_read)
     for (category, message), count in caught.items():
         suffix = "" if count == 1 else f" (in {count} chunks)"
         warnings.warn(message + suffix, category, stacklevel=stacklevel)
