@@ -332,18 +332,18 @@ def _measured_quick(out=None) -> dict:
     return measured
 
 
-def _cached_repeats(blocks: list, used: dict) -> list:
+def _repeated_blocks(blocks: list, used: dict) -> list:
     """``blocks`` (``[(Work, seconds)]``) with a parallel block that repeats an earlier one on
-    the same loaded dataset (offline, a stand-in for a dataset the notebook also loads itself:
-    the same points, sizes and seed) costed at zero and labelled: the profile caches parallel
-    blocks, so the repeat reads the first run's chunks."""
+    the same loaded dataset (offline, a stand-in for a dataset the notebook also lists: the
+    same points, sizes and seed) costed at zero and labelled: notebooks analyse each dataset
+    once (:func:`scaling_kit.profiles.distinct_datasets`)."""
     seen, out = set(), []
     for work, seconds in blocks:
         key = (work.kind, work.learner, work.recipe, used.get(work.dataset, work.dataset),
                work.points, work.ks, work.n_samples, work.k_range, work.n_test)
         if work.parallel and key in seen:
-            work = replace(work, what=work.what + " [the same run as a block above "
-                                       "on the same dataset: read from the cache]")
+            work = replace(work, what=work.what + " [the same data as a block above: "
+                                       "run once]")
             seconds = 0.0
         elif work.parallel:
             seen.add(key)
@@ -454,7 +454,6 @@ def plan(*, profile: str | None = None, only=None, offline: bool = False, calibr
                      "this machine)")
 
     n_workers = workers(profile)
-    cached = "cache" in run_options(profile)
 
     def cost(work: Work, s) -> float:
         # a parallel block's contributions are shared among the profile's worker processes
@@ -483,8 +482,7 @@ def plan(*, profile: str | None = None, only=None, offline: bool = False, calibr
     blocks, seconds = {}, {}
     for number in numbers:
         target = [(w, cost(w, sizes(number, profile))) for w in workload(number, profile)]
-        if cached:
-            target = _cached_repeats(target, used)
+        target = _repeated_blocks(target, used)
         quick = [(w, cost(w, sizes(number, "quick"))) for w in workload(number, "quick")]
         other_quick = sum(w.count for w, _ in quick if w.kind == "other")
         other_target = sum(w.count for w, _ in target if w.kind == "other")

@@ -36,6 +36,7 @@ __all__ = [
     "sizes",
     "run_options",
     "dataset_choice",
+    "distinct_datasets",
     "load_dataset",
     "profile_datasets",
     "offline_setting",
@@ -346,6 +347,23 @@ def dataset_choice(name: str) -> DatasetChoice:
     if listed:
         return DatasetChoice(name, listed[0])
     return DatasetChoice(name, name)
+
+
+def distinct_datasets(names) -> tuple:
+    """``names`` without those whose dataset an earlier name already loads.
+
+    Offline, a stand-in can repeat a dataset the notebook lists itself (the paper profile of
+    notebook 02 lists MiniBooNE and fair; ``--offline`` stands fair in for MiniBooNE): the
+    same data twice would give two identical rows in every table. The first name is kept (its
+    label says what it stands in for). Without stand-ins, every name is kept.
+    """
+    seen, out = set(), []
+    for name in names:
+        used = dataset_choice(name).used
+        if used not in seen:
+            seen.add(used)
+            out.append(name)
+    return tuple(out)
 
 
 def offline_setting() -> str:

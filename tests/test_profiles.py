@@ -67,6 +67,18 @@ def test_dataset_choice_replaces_only_downloaded_datasets(monkeypatch):
         profiles.dataset_choice("miniboone")
 
 
+def test_distinct_datasets_drops_a_stand_in_that_repeats_a_listed_dataset(monkeypatch):
+    names = profiles.sizes("02", "paper").plan
+    monkeypatch.delenv("SCALING_KIT_DATASETS", raising=False)
+    assert profiles.distinct_datasets(names) == ("miniboone", "fair", "digits")
+    monkeypatch.setenv("SCALING_KIT_DATASETS", profiles.offline_setting())  # miniboone=fair
+    assert profiles.distinct_datasets(names) == ("miniboone", "digits")
+    monkeypatch.setenv("SCALING_KIT_DATASETS", "miniboone=breast_cancer")  # no repeat
+    assert profiles.distinct_datasets(names) == ("miniboone", "fair", "digits")
+    monkeypatch.setenv("SCALING_KIT_DATASETS", "miniboone=digits")
+    assert profiles.distinct_datasets(["digits", "miniboone"]) == ("digits",)
+
+
 def test_load_dataset_labels_and_records_a_stand_in(monkeypatch, tmp_path):
     monkeypatch.setenv("SCALING_KIT_DATASETS", "fair")
     monkeypatch.setenv("SCALING_KIT_RECORD_DIR", str(tmp_path))
@@ -123,9 +135,9 @@ def test_plan_shares_the_parallel_blocks_among_the_workers(monkeypatch):
     assert workers("quick") == 1 and workers("paper") == 4
 
 
-def test_plan_costs_an_offline_repeat_of_a_cached_block_at_zero(monkeypatch, tmp_path):
-    # offline, MiniBooNE's stand-in is fair, which notebook 02 also loads itself: the same run
-    # twice; the paper profile caches it, so the second is read back (the quick one does not)
+def test_plan_costs_an_offline_repeat_of_a_block_at_zero(monkeypatch, tmp_path):
+    # offline, MiniBooNE's stand-in is fair, which notebook 02 also lists: the notebook
+    # analyses the data once (profiles.distinct_datasets), so the plan costs the repeat at zero
     monkeypatch.setenv("SCALING_KIT_CACHE", str(tmp_path))
     rates = {("contributions", "logreg"): 1e-4, ("contributions", "mlp"): 1e-2,
              ("contributions", "svm"): 1e-2, ("fits", "logreg"): 1e-3}
@@ -135,13 +147,13 @@ def test_plan_costs_an_offline_repeat_of_a_cached_block_at_zero(monkeypatch, tmp
                       if w.what.startswith("log-linear validation, logistic")}
         assert validation["miniboone"][1] == pytest.approx(1e7 * 1e-4)
         assert validation["fair"][1] == (0.0 if offline else pytest.approx(1e7 * 1e-4))
-        assert ("read from the cache" in validation["fair"][0].what) is offline
+        assert ("run once" in validation["fair"][0].what) is offline
         # the paper's reference recipe on the same data is another run
         reference = next(secs for w, secs in blocks if w.what.startswith("reference recipes"))
         assert reference == pytest.approx(1e7 * 1e-4)
     monkeypatch.setenv("SCALING_KIT_DATASETS", "fair")
     quick = plan(profile="quick", rates=rates, only="02", offline=True).notebooks["02"]
-    assert not any("read from the cache" in w.what for w, _ in quick)
+    assert not any("run once" in w.what for w, _ in quick)
 
 
 def test_quick_profile_of_02_leaves_the_svm_to_the_paper_profile():
