@@ -51,6 +51,17 @@ one thread. Per network, median over 3 repeats; "floor" = the same matrix produc
     mlp-default-engine: 4.5x, mlp-reference-engine: 2.5x; speedup mlp: 2.5x
     max |P_batched - P_single| <= 2e-13 everywhere (rounding: same arithmetic, other kernels)
 
+Remeasured on the same machine idle (2026-12-02, load average below 1, ``--repeats 1``): the
+speedup lines were ``mlp-default-independent: 3.9x``, ``mlp-reference-independent: 2.3x``,
+``mlp-default-engine: 4.6x``, ``mlp-reference-engine: 2.3x``, ``speedup mlp: 2.3x``, batched / floor
+1.00-1.74 (1.46 or less for n >= 215). The same sums with the floor in place of the batched path
+(one at a time / floor, over the four sizes) are 4.9x, 3.1x, 5.9x and 2.8x: no batched float64
+path that does these products at the rate these shapes reach can be 6x faster than one network
+at a time here. At n = 1000 one network at a time is within 1.9-3.1x of the floor (reference
+recipe: 28.7 ms against 15.4 ms per network on the engine's datasets, 54 ms against 17 ms on
+independent ones): its products run at much the same rate, and what is left to win is torch's
+per-operation overhead at small n, which the batched path already removes.
+
 The batched path stays within 1.5x of its floor (medians 0.87-1.49). The speedup over one
 network at a time is large for small datasets, where one network at a time pays torch's per-op
 and autograd overhead at every step, and falls to about 2x at n = 1000, where one network at a
