@@ -67,10 +67,17 @@ class StratifiedSampler:
         self.n_classes = n_classes
         self.class_sizes = np.bincount(y, minlength=self.n_classes)
         self.by_class = [np.flatnonzero(y == c) for c in range(self.n_classes)]
+        self._counts = {}  # k -> counts: a run draws thousands of datasets of a few sizes
 
     def counts(self, k: int) -> np.ndarray:
         """Per-class counts of a dataset of size ``k`` (:func:`stratified_counts`)."""
-        return stratified_counts(self.class_sizes, k)
+        key = k if type(k) is int else None  # only plain ints are remembered (validated once)
+        if key is not None and key in self._counts:
+            return self._counts[key].copy()
+        counts = stratified_counts(self.class_sizes, k)
+        if key is not None:
+            self._counts[key] = counts
+        return counts.copy()
 
     def check_k(self, k: int, exclude_one: bool = True, name: str = "k") -> np.ndarray:
         """Validate that D of size k can be drawn (without one point z, if ``exclude_one``);

@@ -112,3 +112,17 @@ def test_check_k_and_prob_excluded():
     with pytest.raises(ValueError, match="needs"):
         sampler.check_k(9)  # counts [5, 4]: class 1 has no room for z outside D
     np.testing.assert_allclose(sampler.prob_excluded(5), [1 - 3 / 6, 1 - 2 / 4])
+
+
+def test_counts_are_remembered_per_size_and_cannot_be_altered_by_a_caller():
+    y = np.repeat([0, 1, 2], [50, 30, 20])
+    sampler = StratifiedSampler(y)
+    first = sampler.counts(10)
+    np.testing.assert_array_equal(first, stratified_counts([50, 30, 20], 10))
+    first[:] = -1  # a caller writing into its copy
+    np.testing.assert_array_equal(sampler.counts(10), [5, 3, 2])
+    np.testing.assert_array_equal(sampler.counts(np.int64(20)), [10, 6, 4])  # numpy ints too
+    with pytest.raises(ValueError, match="too small"):
+        sampler.counts(1)  # validation still names the problem, every time
+    with pytest.raises(ValueError, match="too small"):
+        sampler.counts(1)
