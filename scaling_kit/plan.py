@@ -335,15 +335,15 @@ def _measured_quick(out=None) -> dict:
 def _repeated_blocks(blocks: list, used: dict) -> list:
     """``blocks`` (``[(Work, seconds)]``) with a parallel block that repeats an earlier one on
     the same loaded dataset (offline, a stand-in for a dataset the notebook also lists: the
-    same points, sizes and seed) costed at zero and labelled: notebooks analyse each dataset
-    once (:func:`scaling_kit.profiles.distinct_datasets`)."""
+    same points, sizes and seed) listed with no fits, contributions or time, and labelled:
+    notebooks analyse each dataset once (:func:`scaling_kit.profiles.distinct_datasets`)."""
     seen, out = set(), []
     for work, seconds in blocks:
         key = (work.kind, work.learner, work.recipe, used.get(work.dataset, work.dataset),
                work.points, work.ks, work.n_samples, work.k_range, work.n_test)
         if work.parallel and key in seen:
             work = replace(work, what=work.what + " [the same data as a block above: "
-                                       "run once]")
+                                       "run once]", count=0, fits=0)
             seconds = 0.0
         elif work.parallel:
             seen.add(key)

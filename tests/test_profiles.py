@@ -141,6 +141,7 @@ def test_plan_costs_an_offline_repeat_of_a_block_at_zero(monkeypatch, tmp_path):
     monkeypatch.setenv("SCALING_KIT_CACHE", str(tmp_path))
     rates = {("contributions", "logreg"): 1e-4, ("contributions", "mlp"): 1e-2,
              ("contributions", "svm"): 1e-2, ("fits", "logreg"): 1e-3}
+    totals, fair_fits = {}, None
     for offline in (False, True):
         blocks = plan(profile="paper", rates=rates, only="02", offline=offline).notebooks["02"]
         validation = {w.what.split(": ")[1].split(" [")[0]: (w, secs) for w, secs in blocks
@@ -148,9 +149,16 @@ def test_plan_costs_an_offline_repeat_of_a_block_at_zero(monkeypatch, tmp_path):
         assert validation["miniboone"][1] == pytest.approx(1e7 * 1e-4)
         assert validation["fair"][1] == (0.0 if offline else pytest.approx(1e7 * 1e-4))
         assert ("run once" in validation["fair"][0].what) is offline
+        assert (validation["fair"][0].count == 0) is offline  # not counted as run
+        totals[offline] = plan(profile="paper", rates=rates, only="02",
+                               offline=offline).counts("02")
+        fair_fits = fair_fits if offline else validation["fair"][0].fits
         # the paper's reference recipe on the same data is another run
         reference = next(secs for w, secs in blocks if w.what.startswith("reference recipes"))
         assert reference == pytest.approx(1e7 * 1e-4)
+    # offline, the totals leave out exactly the repeated block (10^7 contributions, its fits)
+    assert totals[False][1] - totals[True][1] == 10_000_000
+    assert totals[False][0] - totals[True][0] == fair_fits > 10_000_000
     monkeypatch.setenv("SCALING_KIT_DATASETS", "fair")
     quick = plan(profile="quick", rates=rates, only="02", offline=True).notebooks["02"]
     assert not any("run once" in w.what for w, _ in quick)
