@@ -25,16 +25,21 @@ Usage::
 
 Measured figures, the machine and how they were taken: ``docs/engine.md``, section 4.
 
-Where the time goes (CPU time of our path on the full configurations, one BLAS thread):
+Where the time goes (cProfile of our path on the full configurations, one BLAS thread, idle
+2-core AMD EPYC, 2026-12-02; shares of the profiled run):
 
-* digits (30,000 contributions, ~20-24 s): solving the candidates ~75% (of which the passes
-  over D, two double-precision matrix products and the softmax, ~half; the single-precision
-  preconditioner product and the Woodbury correction ~30%; Anderson ~13%; the warm start and
-  per-candidate setup ~7%), fitting the drawn D's ~20% (L-BFGS ~60% of it, the
-  single-precision Hessian, its factorization and inverse the rest), test losses ~4%;
-* breast_cancer (120,000 contributions, ~4-5 s): candidates ~60%, fitting the D's ~27%
-  (batched Newton), drawing and planning the datasets (``scaling_kit.contributions``) ~11%,
-  test losses ~2%.
+* digits (30,000 contributions, 20.0 s profiled): solving the candidates 77% (the passes'
+  gradients 43%: the two double-precision products ~33%, the softmax with the exact P - Y 11%;
+  the single-precision preconditioner products and the Woodbury correction 13%; Anderson 6%;
+  the warm start 3%; bookkeeping 4%), fitting the 132 drawn D's 19% (L-BFGS 8%, the chord
+  finish 7% of which the single-precision Hessian 4%, the inverse 3%), test losses 4%. Passes
+  per candidate, median at k = 100 ... 1000: 8, 7, 5, 4, 4, 4 (never fewer than 3);
+* breast_cancer (120,000 contributions, 3.3 s profiled): candidates 58% (gradients 24%, of which
+  the residual 6%; Anderson 9%; the warm start 5%; the preconditioner 3%), fitting the D's 28%
+  (batched Newton: Hessians 9%, solves ~5%), drawing the datasets (planning and computing both
+  draw each D) 6%, the rest of the planning 5%, test losses 2%.
+
+What was tried against each share, and measured: ``docs/engine.md``, section 6.
 """
 
 from __future__ import annotations
